@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine: `make ui` and `make test`.
+# Set-up runs once (a stamp file); it reruns when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.setup-done
+export HF_HUB_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: setup browser ui ask test eval bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m rag.prepare
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+
+ask: setup
+	$(PY) -m rag.ask "$(Q)"
+
+test: setup browser
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) data

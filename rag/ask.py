@@ -1,0 +1,56 @@
+"""Ask a question about the indexed papers: `python -m rag.ask "which papers prune Llama?"`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rag.cli import add_settings_flags, run_cli, settings_from_flags
+from rag.pipeline import Answer, Pipeline, Sources, Token, check_question
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.ask", description=__doc__.split(":")[0])
+    parser.add_argument("question", help="your question, in quotes")
+    parser.add_argument("--json", action="store_true", help="print the whole answer object as JSON")
+    parser.add_argument("--retrieval-only", action="store_true", help="list the best-matching papers at once, no LLM")
+    add_settings_flags(parser)
+    args = parser.parse_args(argv)
+    question = check_question(args.question)  # fail fast, before any model loads
+    pipeline = Pipeline(settings_from_flags(args))
+    pipeline.ensure_index(progress=not args.json)
+    out = sys.stdout
+    for event in pipeline.stream(question, retrieval_only=args.retrieval_only):
+        if args.json:
+            if isinstance(event, Answer):
+                json.dump(event.to_dict(), out, indent=2, ensure_ascii=False)
+                out.write("\n")
+        elif isinstance(event, Sources):
+            out.write(f"Papers found ({event.retrieval.ms:.0f} ms):\n")
+            for n, paper in enumerate(event.retrieval.papers, start=1):
+                out.write(f"  {paper.score:.2f}  {paper.title}\n")
+            out.write("\n")
+            out.flush()
+        elif isinstance(event, Token):
+            out.write(event.text)
+            out.flush()
+        elif isinstance(event, Answer) and not args.retrieval_only:
+            print_citations(event)
+    return 0
+
+
+def print_citations(answer: Answer) -> None:
+    if answer.abstained:
+        print(f"\n\n{answer.text}")
+        return
+    print("\n\nSources:")
+    for c in answer.citations:
+        print(f"  [{c.n}] {c.title}")
+    t = answer.timings
+    print(f"\n(retrieval {t.retrieve_ms:.0f} ms, first token {t.first_token_s or 0:.1f} s, total {t.total_s:.1f} s)",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,69 @@
+"""llama.cpp in-process through xllamacpp: the default CPU backend."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Iterator
+
+from rag.backends import Usage
+from rag.errors import UserError
+from rag.models import default_llm_model
+from rag.settings import Settings
+
+_DONE = object()
+
+
+class LlamaCppLLM:
+    def __init__(self, settings: Settings):
+        import xllamacpp
+
+        path = settings.llm_model or default_llm_model()
+        if not path.is_file():
+            raise UserError(f"LLM model file not found: {path}")
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = settings.n_ctx
+        params.cpuparams.n_threads = settings.n_threads
+        params.cpuparams_batch.n_threads = settings.n_threads
+        params.cache_prompt = True  # the shared system prompt is prefilled once
+        params.verbosity = 0  # llama.cpp is chatty on stderr otherwise
+        self.temperature = settings.temperature
+        self.server = xllamacpp.Server(params)
+        self.lock = threading.Lock()  # one generation at a time on the one model
+
+    def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:
+        request = {"messages": messages, "stream": True, "max_tokens": max_tokens,
+                   "temperature": self.temperature, "stream_options": {"include_usage": True}}
+        pieces: queue.Queue = queue.Queue()
+        cancelled = threading.Event()
+
+        def on_chunk(chunk: dict) -> bool:
+            pieces.put(chunk)
+            return cancelled.is_set()  # True asks llama.cpp to stop
+
+        def run() -> None:
+            try:
+                with self.lock:
+                    self.server.handle_chat_completions(request, on_chunk)
+            except Exception as e:  # surfaced in the consumer's thread
+                pieces.put(e)
+            finally:
+                pieces.put(_DONE)
+
+        threading.Thread(target=run, daemon=True).start()
+        try:
+            while (chunk := pieces.get()) is not _DONE:
+                if isinstance(chunk, Exception):
+                    raise chunk
+                if "error" in chunk:
+                    raise RuntimeError(f"llama.cpp: {chunk['error']}")
+                if chunk.get("usage"):
+                    usage.prompt_tokens = chunk["usage"].get("prompt_tokens", 0)
+                    usage.completion_tokens = chunk["usage"].get("completion_tokens", 0)
+                    usage.cached_tokens = chunk["usage"].get("prompt_tokens_details", {}).get("cached_tokens", 0)
+                for choice in chunk.get("choices", []):
+                    if text := choice.get("delta", {}).get("content"):
+                        yield text
+        finally:
+            cancelled.set()

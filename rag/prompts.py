@@ -1,0 +1,25 @@
+"""Every prompt the product sends to an LLM, in one place."""
+
+from __future__ import annotations
+
+from langchain_core.prompts import ChatPromptTemplate
+
+# The exact reply when the sources do not answer the question; tests and the abstention check use it.
+REFUSAL = "I don't know: the retrieved papers do not answer this."
+
+# Kept short and identical across calls, so llama.cpp reuses its cached prefix.
+SYSTEM = (
+    "Answer the question using only the numbered paper excerpts below. "
+    "Write one to three sentences; after each statement put the number of the excerpt it comes from "
+    "in brackets, like [2]. When the question asks which papers, state what each matching paper does, "
+    f"each followed by its number. If the excerpts do not contain the answer, reply exactly: {REFUSAL}"
+)
+
+ANSWER = ChatPromptTemplate.from_messages([
+    ("system", SYSTEM),
+    ("human", "Sources:\n{sources}\n\nQuestion: {question}"),
+])
+
+
+def format_source(number: int, title: str, passages: list[str]) -> str:
+    return f"[{number}] {title}\n" + "\n".join(passages)

@@ -1,0 +1,83 @@
+"""Hybrid retrieval: BM25 and dense passages fused by reciprocal rank fusion, grouped by paper."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rag.embeddings import Embedder
+from rag.index import Index
+from rag.settings import Settings
+
+Mode = Literal["hybrid", "bm25", "dense"]
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk_id: str
+    text: str
+    position: int
+    similarity: float  # cosine similarity of passage (with title) and question
+    fused: float  # reciprocal-rank-fusion score
+
+
+@dataclass
+class RetrievedPaper:
+    paper_id: str
+    title: str
+    passages: list[Passage] = field(default_factory=list)  # best first
+
+    @property
+    def score(self) -> float:
+        """Shown to users and used by thresholds: the best passage's cosine similarity."""
+        return max(p.similarity for p in self.passages)
+
+    @property
+    def fused(self) -> float:
+        return self.passages[0].fused
+
+
+@dataclass
+class Retrieval:
+    query: str
+    papers: list[RetrievedPaper]
+    ms: float
+
+
+def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank + 1)
+    return scores
+
+
+class Retriever:
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings):
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> Retrieval:
+        start = time.perf_counter()
+        k = k or self.settings.k
+        n = self.settings.candidates
+        query_vec = self.embedder.embed([query])[0]
+        rankings = []
+        if mode in ("hybrid", "bm25"):
+            rankings.append(self.index.keyword_search(query, n))
+        if mode in ("hybrid", "dense"):
+            rankings.append(self.index.dense_search(query_vec, n))
+        fused = rrf(rankings, self.settings.rrf_k)
+        chunks = self.index.get(list(fused))
+        papers: dict[str, RetrievedPaper] = {}
+        for cid in sorted(fused, key=fused.get, reverse=True):
+            chunk = chunks.get(cid)
+            if chunk is None:  # deleted between search and fetch
+                continue
+            paper = papers.setdefault(chunk.paper_id, RetrievedPaper(chunk.paper_id, chunk.title))
+            paper.passages.append(Passage(cid, chunk.text, chunk.position,
+                                          float(chunk.embedding @ query_vec), fused[cid]))
+        ranked = sorted(papers.values(), key=lambda p: p.fused, reverse=True)[:k]
+        return Retrieval(query, ranked, (time.perf_counter() - start) * 1000)

@@ -1,0 +1,52 @@
+"""All knobs in one object. Every field can be set as an environment variable RAG_<NAME>
+(e.g. RAG_DATA_DIR=/tmp/idx) or, in the CLIs, as a flag."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid")
+
+    # Where things live
+    data_dir: Path = Field(PROJECT_ROOT / "data", description="folder of the Chroma index and keyword index")
+    corpus: list[Path] = Field([PROJECT_ROOT / "seeds"], description="files or folders ingested when the index is empty")
+    chroma_url: str | None = Field(None, description="use a Chroma server (e.g. http://127.0.0.1:8000) instead of data_dir")
+    collection: str = Field("papers", description="Chroma collection name")
+
+    # Models (None = the offline defaults shipped as PyPI packages)
+    embedding_model: Path | None = Field(None, description="local sentence-transformers folder")
+    llm_model: Path | None = Field(None, description="local GGUF file")
+    n_ctx: int = Field(4096, description="LLM context window in tokens")
+    n_threads: int = Field(os.cpu_count() or 2, description="CPU threads for the LLM")
+
+    # Chunking
+    chunk_chars: int = Field(400, description="target chunk size in characters")
+    chunk_overlap: int = Field(80, description="characters shared by neighbouring chunks")
+
+    # Retrieval
+    k: int = Field(5, description="papers retrieved and shown")
+    candidates: int = Field(40, description="chunks taken from each of BM25 and dense before fusion")
+    rrf_k: int = Field(60, description="reciprocal rank fusion constant")
+
+    # Prompt and generation
+    evidence_tokens: int = Field(450, description="budget of evidence tokens in the prompt (~4 chars each)")
+    max_answer_tokens: int = Field(256, description="longest answer generated")
+    temperature: float = Field(0.0, description="sampling temperature; 0 is deterministic")
+
+    # Ingestion
+    batch_size: int = Field(256, description="chunks embedded and written per batch")
+
+    backend: Literal["llamacpp"] = Field("llamacpp", description="LLM runtime")
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"

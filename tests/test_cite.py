@@ -1,0 +1,59 @@
+import pytest
+
+from rag import prompts
+from rag.cite import resolve
+from rag.errors import UserError
+from rag.pipeline import Answer, Sources, Token, select_evidence
+from rag.retrieve import Passage, RetrievedPaper
+
+
+def paper(n: int, passages: int = 1) -> RetrievedPaper:
+    return RetrievedPaper(f"id{n}", f"Title {n}",
+                          [Passage(f"c{n}{i}", f"passage {n}.{i} " * 10, i, 0.5, 0.1 / (i + 1)) for i in range(passages)])
+
+
+def test_markers_map_to_source_titles_and_bad_ones_are_dropped():
+    sources = [paper(1), paper(2)]
+    cited = resolve("A [2]. B [1, 2]. C [7]. D [Source 1][3] .", sources)
+    assert [(c.n, c.title) for c in cited.citations] == [(2, "Title 2"), (1, "Title 1")]
+    assert cited.dropped == 2
+    assert cited.text == "A [2]. B [1][2]. C. D [1]."
+
+
+def test_evidence_fills_the_budget_best_passages_first():
+    papers = [paper(1, 3), paper(2, 3)]
+    each = len(papers[0].passages[0].text)
+    chosen = select_evidence(papers, budget_chars=3 * each + 40)
+    assert [p.title for p in chosen] == ["Title 1", "Title 2"]
+    assert [len(p.passages) for p in chosen] == [2, 1]
+
+
+def test_answer_cites_exact_titles_through_the_pipeline(fake_pipeline, seed_titles):
+    events = list(fake_pipeline.stream("structural pruning of large language models"))
+    assert isinstance(events[0], Sources)
+    assert any(isinstance(e, Token) for e in events)
+    answer = events[-1]
+    assert isinstance(answer, Answer) and not answer.abstained
+    assert [c.title for c in answer.citations] == [answer.retrieved[0].title]
+    assert {c.title for c in answer.citations} <= seed_titles
+    prompt = fake_pipeline.llm.calls[0][1]["content"]
+    assert prompt.startswith("Sources:\n[1] " + answer.retrieved[0].title)
+    assert fake_pipeline.llm.calls[0][0]["content"] == prompts.SYSTEM
+
+
+@pytest.mark.parametrize("reply", ["I think it is 42.", "It is 42 [9].", prompts.REFUSAL])
+def test_uncited_or_refused_answers_become_the_refusal(fake_pipeline, reply):
+    fake_pipeline.llm.reply = reply
+    answer = fake_pipeline.ask("what is the answer?")
+    assert answer.abstained and answer.text == prompts.REFUSAL and answer.citations == []
+
+
+def test_retrieval_only_does_not_call_the_llm(fake_pipeline):
+    answer = fake_pipeline.ask("pruning", retrieval_only=True)
+    assert answer.retrieved and fake_pipeline.llm.calls == []
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", "\x00\x01", "x" * 5000])
+def test_bad_questions_are_user_errors(fake_pipeline, question):
+    with pytest.raises(UserError):
+        fake_pipeline.ask(question)

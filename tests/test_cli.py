@@ -1,0 +1,76 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rag import ask, ingest
+from rag.pipeline import Pipeline
+
+from conftest import FakeEmbedder, FakeLLM, PROJECT_ROOT
+
+
+def run(*args: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                          timeout=300, env={**__import__("os").environ, **env})
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_is_one_line_and_exit_2(question):
+    result = run("rag.ask", question)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: the question is empty"
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_corpus_path_is_one_line_and_exit_2(tmp_path):
+    result = run("rag.ingest", str(tmp_path / "missing.jsonl"), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: {tmp_path / 'missing.jsonl'}: no such file or folder"
+
+
+def test_invalid_setting_is_one_line_and_exit_2():
+    result = run("rag.ask", "q", "--k", "many")
+    assert result.returncode == 2 and result.stderr.startswith("error: invalid setting k")
+
+
+@pytest.fixture
+def fake_cli(monkeypatch, settings):
+    """The CLIs, wired to the fake embedder and LLM."""
+    llm = FakeLLM()
+    monkeypatch.setattr(ask, "Pipeline", lambda s: Pipeline(s, llm=llm, embedder=FakeEmbedder()))
+    monkeypatch.setattr(ingest, "Embedder", lambda path: FakeEmbedder())
+    return ["--data-dir", str(settings.data_dir)]
+
+
+def test_ask_json_prints_the_answer_object(fake_cli, capsys):
+    assert ask.main(["structural pruning of LLMs", "--json", *fake_cli]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert set(answer) == {"question", "text", "citations", "retrieved", "timings", "dropped_markers", "abstained"}
+    assert answer["citations"][0]["title"] == answer["retrieved"][0]["title"]
+    assert answer["citations"][0]["n"] == 1 and answer["citations"][0]["snippet"]
+    assert set(answer["timings"]) == {"retrieve_ms", "first_token_s", "total_s", "prompt_tokens", "completion_tokens"}
+
+
+def test_ask_streams_then_lists_sources(fake_cli, capsys):
+    assert ask.main(["structural pruning", "--k", "3", *fake_cli]) == 0
+    out = capsys.readouterr().out
+    found, answer = out.split("\n\n", 1)
+    assert found.startswith("Papers found") and len(found.splitlines()) == 4
+    assert "The first source answers it [1]." in answer
+    assert "Sources:\n  [1] " in answer
+
+
+def test_retrieval_only_lists_papers(fake_cli, capsys):
+    assert ask.main(["pruning", "--retrieval-only", *fake_cli]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Papers found") and "Sources:" not in out
+
+
+def test_ingest_cli_reports_problems_and_counts(fake_cli, tmp_path, capsys):
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"title": "T", "abstract": "A sentence."}\n{bad\n')
+    assert ingest.main([str(path), *fake_cli]) == 0
+    out, err = capsys.readouterr()
+    assert "1 papers: 1 chunks added, 0 removed, 0 unchanged; 1 problems" in out
+    assert f"warning: {path}:2: invalid JSON" in err

@@ -1,0 +1,28 @@
+from rag.retrieve import rrf
+
+PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
+
+
+def test_rrf_rewards_agreement():
+    scores = rrf([["a", "b", "c"], ["b", "a", "d"]], k=60)
+    assert max(scores, key=scores.get) in ("a", "b")
+    assert scores["a"] == scores["b"] > scores["c"] > 0
+    assert scores["c"] == scores["d"]
+
+
+def test_papers_are_grouped_and_ranked(fake_pipeline):
+    retrieval = fake_pipeline.retrieve("structural pruning of large language models LLM-Pruner", k=5)
+    assert retrieval.papers[0].title == PRUNER
+    assert len(retrieval.papers) == 5
+    assert len({p.paper_id for p in retrieval.papers}) == 5
+    for paper in retrieval.papers:
+        fused = [p.fused for p in paper.passages]
+        assert fused == sorted(fused, reverse=True)
+
+
+def test_real_retrieval_on_the_seed_finds_the_pruning_papers(real_pipeline):
+    for mode in ("hybrid", "bm25", "dense"):
+        titles = [p.title for p in real_pipeline.retriever.search("which papers prune Llama?", 5, mode).papers]
+        assert PRUNER in titles, mode
+    paraphrase = real_pipeline.retrieve("removing structures from a big language model while keeping its abilities")
+    assert PRUNER in [p.title for p in paraphrase.papers]
