@@ -29,5 +29,9 @@ ask: setup
 test: setup browser
 	$(PY) -m pytest -q
 
+# The answer-quality evaluation on eval/qa.jsonl with the real LLM (~10 min; resumable).
+eval: setup
+	$(PY) -m eval.run --qa eval/qa.jsonl --out eval
+
 clean:
 	rm -rf $(VENV) data

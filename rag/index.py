@@ -143,6 +143,12 @@ class Index:
         self.keyword.build(ids, texts)
         self._keyword_ready = True
 
+    def titles(self) -> set[str]:
+        found: set[str] = set()
+        for offset in range(0, self.count(), _PAGE):
+            found |= {m["title"] for m in self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)["metadatas"]}
+        return found
+
     def keyword_search(self, query: str, n: int) -> list[str]:
         if not self._keyword_ready:
             if not self.keyword.load() or len(self.keyword.ids) != self.count():
