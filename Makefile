@@ -23,6 +23,10 @@ $(STAMP): pyproject.toml
 browser:
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
+# The browser chat on http://127.0.0.1:7860 (RAG_UI_HOST / RAG_UI_PORT to change).
+ui: setup
+	$(PY) -m ui.app
+
 ask: setup
 	$(PY) -m rag.ask "$(Q)"
 
@@ -32,6 +36,10 @@ test: setup browser
 # The answer-quality evaluation on eval/qa.jsonl with the real LLM (~10 min; resumable).
 eval: setup
 	$(PY) -m eval.run --qa eval/qa.jsonl --out eval
+
+# Naive recipe vs the product on the same questions, in one run (~5 min).
+bench: setup
+	$(PY) -m eval.bench
 
 clean:
 	rm -rf $(VENV) data

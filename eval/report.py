@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rag.settings import Settings
 
+BENCH_SECTION = "## Benchmark"
 ANSWER_COLUMNS = ["n", "keyword_accuracy", "list_precision", "list_recall", "list_f1", "abstention",
                   "false_abstention", "citation_precision", "hallucinated_citations"]
 
@@ -106,11 +107,27 @@ def chart(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def section(text: str, heading: str) -> str:
+    """The section under `heading` up to the next heading of the same level, or ''."""
+    _, found, rest = text.partition(heading)
+    return (found + rest.split("\n## ", 1)[0]).rstrip() + "\n" if found else ""
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    """Replace (or append) one section of a markdown file, leaving the rest as it is."""
+    old = path.read_text() if path.is_file() else "# Evaluation results\n"
+    current = section(old, heading)
+    new = old.replace(current, text.rstrip() + "\n") if current else old.rstrip() + "\n\n" + text.rstrip() + "\n"
+    path.write_text(new)
+
+
 def write_report(out: Path, summary: dict, records: list[dict], command: str, settings: Settings) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"command": command, "summary": summary, "questions": records},
                                                  indent=1, ensure_ascii=False))
     chart(summary, out / "results.png")
     path = out / "RESULTS.md"
-    path.write_text(markdown(summary, command, settings) + "\n![quality and latency](results.png)\n")
+    bench = section(path.read_text(), BENCH_SECTION) if path.is_file() else ""  # written by eval.bench
+    path.write_text(markdown(summary, command, settings) + "\n![quality and latency](results.png)\n"
+                    + ("\n" + bench if bench else ""))
     return path

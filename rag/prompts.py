@@ -23,3 +23,13 @@ ANSWER = ChatPromptTemplate.from_messages([
 
 def format_source(number: int, title: str, passages: list[str]) -> str:
     return f"[{number}] {title}\n" + "\n".join(passages)
+
+
+# Follow-up questions ("which of those use LoRA?") are rewritten into one standalone question before
+# retrieval (rag.conversation). The prompt carries only the last turns' questions and a short prefix of
+# each answer: every prompt token costs time on a CPU.
+CONDENSE = ChatPromptTemplate.from_messages([
+    ("system", "Rewrite the follow-up question so that it makes sense without the conversation: replace words "
+               "like those, it or they by what they refer to. Reply with the question only, ending with ?"),
+    ("human", "Conversation:\n{history}\n\nFollow-up question: {question}\nStandalone question:"),
+])

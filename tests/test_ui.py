@@ -1,0 +1,285 @@
+"""The browser chat's pure pieces and session logic, with the fake embedder and LLM (no server, no browser)."""
+
+import re
+import socket
+
+import pytest
+
+from rag import prompts
+from rag.conversation import (Turn, build_condense_messages, clean_rewrite, compact, condense_question,
+                              summarize_answer)
+from rag.errors import UserError
+from rag.pipeline import Answer, Sources, Token
+from ui import render
+from ui.app import LLM_QUEUE, ChatService, build_app, check_port
+
+from conftest import FakeLLM
+
+
+class ScriptedLLM(FakeLLM):
+    """Replies with the next scripted text on each call and records max_tokens."""
+
+    def __init__(self, *replies: str):
+        super().__init__()
+        self.replies = list(replies)
+        self.max_tokens: list[int] = []
+
+    def stream(self, messages, max_tokens, usage):
+        self.max_tokens.append(max_tokens)
+        self.reply = self.replies.pop(0)
+        yield from super().stream(messages, max_tokens, usage)
+
+
+@pytest.fixture
+def service(fake_pipeline) -> ChatService:
+    service = ChatService(fake_pipeline)
+    service.start_warm_up().join()  # the fake LLM is already there: ready at once
+    return service
+
+
+def events(pipeline, question, **kwargs):
+    return list(pipeline.stream(question, **kwargs))
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+def test_escape_shows_titles_literally():
+    assert render.escape("FLM-101B: *Open* LLM with $100K [1] <b>") == r"FLM-101B: \*Open\* LLM with \$100K \[1\] \<b\>"
+    assert render.escape("1. first\nline") == r"1\. first line"
+
+
+def test_retrieved_panel_lists_every_paper_with_its_number_passage_and_score(fake_pipeline):
+    sources = events(fake_pipeline, "which papers prune Llama?", retrieval_only=True)[0]
+    papers = sources.retrieval.papers
+    numbers = render.evidence_numbers(papers, fake_pipeline.settings)
+    panel = render.retrieved_panel(papers, numbers, sources.retrieval.ms)
+    assert "reading them" in panel
+    for paper in papers:
+        assert render.escape(paper.title) in panel
+        assert f"score {paper.score:.2f}" in panel
+        assert render.escape(paper.passages[0].text) in panel
+    first = papers[0]
+    assert f"**[1] {render.escape(first.title)}**" in panel
+
+
+def test_panel_numbers_before_the_answer_match_the_answers_citations(fake_pipeline):
+    fake_pipeline.llm = FakeLLM("Two papers answer it [2] and [1].")
+    sources, *_, answer = events(fake_pipeline, "which papers prune Llama?")
+    numbers = render.evidence_numbers(sources.retrieval.papers, fake_pipeline.settings)
+    assert {c.n: c.paper_id for c in answer.citations} == {n: pid for pid, n in numbers.items() if n in (1, 2)}
+
+
+def test_answer_panel_shows_cited_papers_then_uncited_collapsed(fake_pipeline):
+    answer = fake_pipeline.ask("which papers prune Llama?")
+    assert [c.n for c in answer.citations] == [1]
+    panel = render.answer_panel(answer)
+    cited = answer.citations[0]
+    assert f"**[1] {render.escape(cited.title)}**" in panel
+    assert render.escape(cited.snippet) in panel and f"score {cited.score:.2f}" in panel
+    head, details = panel.split("<details>")
+    uncited = [p for p in answer.retrieved if p.paper_id != cited.paper_id]
+    assert uncited and "Retrieved but not cited (%d)" % len(uncited) in details
+    for paper in uncited:
+        assert render.escape(paper.title) in details and render.escape(paper.title) not in head
+    assert "retrieval" in panel and "total" in panel  # timings
+
+
+def test_abstained_answer_cites_nothing_and_collapses_every_paper(fake_pipeline):
+    fake_pipeline.llm = FakeLLM("I am not sure.")
+    answer = fake_pipeline.ask("which papers prune Llama?")
+    assert answer.abstained
+    panel = render.answer_panel(answer)
+    assert "cites no paper" in panel and f"Retrieved but not cited ({len(answer.retrieved)})" in panel
+    assert render.answer_message(answer) == prompts.REFUSAL
+
+
+def test_answer_message_ends_with_the_cited_titles(fake_pipeline):
+    answer = fake_pipeline.ask("which papers prune Llama?")
+    message = render.answer_message(answer)
+    assert message.startswith(answer.text)
+    assert message.endswith(f"[1] {render.escape(answer.citations[0].title)}")
+
+
+def test_rewritten_question_is_shown_for_follow_ups_only(fake_pipeline):
+    answer = fake_pipeline.ask("which papers prune Llama?")
+    assert "Rewritten" not in render.answer_panel(answer, question="which of those use LoRA?")
+    panel = render.answer_panel(answer, question="which of those use LoRA?",
+                                rewritten="Which Llama pruning papers use LoRA?")
+    assert "**Rewritten question:** Which Llama pruning papers use LoRA?" in panel
+    assert "from your follow-up: which of those use LoRA?" in panel
+    assert "(unchanged)" in render.answer_panel(answer, question="What is MEXA?", rewritten="What is MEXA?")
+
+
+# -- follow-up rewriting -------------------------------------------------------------------------------
+
+def test_condense_prompt_has_the_last_two_turns_with_short_answers():
+    history = [Turn("first question?", "old answer"), Turn("which papers prune Llama?", "LLM-Pruner prunes [1]. " * 20),
+               Turn("What is MEXA?", "MEXA measures multilingual alignment [2].")]
+    system, human = build_condense_messages(history, "which languages does it cover?")
+    assert system["role"] == "system" and human["role"] == "user"
+    text = human["content"]
+    assert "first question?" not in text and "old answer" not in text
+    assert "User: which papers prune Llama?" in text and "User: What is MEXA?" in text
+    assert "[1]" not in text and "[2]" not in text  # markers mean nothing to the rewriter
+    assert text.endswith("Follow-up question: which languages does it cover?\nStandalone question:")
+    assert len(text) < 600  # every prompt token costs ~25 ms on the CPU
+
+
+def test_compact_and_summarize_answers():
+    assert compact("It prunes Llama [1]. It uses LoRA [2].") == "It prunes Llama. It uses LoRA."
+    assert compact("word " * 100).endswith(" …") and len(compact("word " * 100)) <= 162
+    assert summarize_answer("[1] [2]", ["LLM-Pruner", "MaskLLM"]) == "Papers: LLM-Pruner; MaskLLM"
+    long = "LLM-Pruner removes coupled structures of Llama by gradient importance and recovers with LoRA [1]."
+    assert summarize_answer(long, ["LLM-Pruner"]) == compact(long)
+
+
+def test_condense_without_history_makes_no_llm_call():
+    llm = ScriptedLLM()
+    assert condense_question(llm, [], "which papers prune Llama?") == "which papers prune Llama?"
+    assert llm.calls == []
+
+
+def test_condense_is_one_short_llm_call():
+    llm = ScriptedLLM("Standalone question: Which papers that prune Llama use LoRA?\nExtra line.")
+    history = [Turn("which papers prune Llama?", "LLM-Pruner [1].")]
+    assert condense_question(llm, history, "which of those use LoRA?") == "Which papers that prune Llama use LoRA?"
+    assert llm.max_tokens == [60]
+    assert llm.calls == [build_condense_messages(history, "which of those use LoRA?")]
+
+
+@pytest.mark.parametrize("reply", ["", "   \n", "x" * 500])
+def test_unusable_rewrite_keeps_the_users_question(reply):
+    assert clean_rewrite(reply, "which of those use LoRA?") == "which of those use LoRA?"
+
+
+# -- the session logic ---------------------------------------------------------------------------------
+
+def content(chat, i=-1) -> str:
+    return chat[i]["content"]
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "The question is empty; please type a question."),
+    ("x" * 2500, "The question is too long (2500 characters, at most 2000)."),
+])
+def test_empty_or_long_question_gives_a_chat_message(service, question, message):
+    out = service.start(question, 5, False, [], [], False)
+    assert content(out.chat) == f"⚠ {message}"
+    assert out.pending.get("__type__") == "update"  # nothing handed to the LLM
+    assert service.pipeline.llm.calls == []
+
+
+def test_retrieval_only_answers_at_once_without_the_llm(service):
+    out = service.start("which papers prune Llama?", 3, True, [], [], False)
+    assert [m["role"] for m in out.chat] == ["user", "assistant"]
+    assert "retrieval only" in content(out.chat) and content(out.chat).count("\n") == 4  # header, blank, 3 papers
+    assert "Found 3 papers" in out.panel
+    assert out.pending.get("__type__") == "update" and service.pipeline.llm.calls == []
+    assert out.turns[-1].question == "which papers prune Llama?"
+
+
+def run_question(service, question, chat=(), history=(), k=5):
+    started = service.start(question, k, False, list(chat), list(history), False)
+    assert started.busy is True and started.send["interactive"] is False
+    assert content(started.chat) == "_Waiting for the model…_"
+    return list(service.answer(started.pending, started.chat, list(history)))  # turns: the State, unchanged
+
+
+def test_answer_fills_the_panel_before_the_first_token_then_streams(service):
+    outputs = run_question(service, "which papers prune Llama?")
+    panels = [i for i, o in enumerate(outputs) if isinstance(o.panel, str)]
+    streamed = [i for i, o in enumerate(outputs) if content(o.chat).startswith("The")]
+    assert panels[0] < streamed[0]
+    assert "reading them" in outputs[panels[0]].panel
+    assert [content(o.chat) for o in outputs[streamed[0]:streamed[0] + 2]] == ["The ", "The first "]
+    final = outputs[-1]
+    assert final.busy is False and final.send["interactive"] is True
+    assert re.search(r"\[1\]", content(final.chat)) and "**Sources**" in content(final.chat)
+    assert "Cited by the answer (1)" in outputs[-2].panel
+    cited = [c.title for c in service.pipeline.ask("which papers prune Llama?").citations]
+    summary = summarize_answer("The first source answers it [1].", cited)
+    assert final.turns == [Turn("which papers prune Llama?", summary)]
+
+
+def test_follow_up_is_rewritten_before_retrieval_and_shown(service):
+    llm = service.pipeline.llm = ScriptedLLM("Which papers that prune Llama use LoRA?", "LLM-Pruner uses LoRA [1].")
+    history = [Turn("which papers prune Llama?", "LLM-Pruner prunes Llama [1].")]
+    outputs = run_question(service, "which of those use LoRA?", history=history)
+    assert content(outputs[0].chat) == "_Rewriting the follow-up as a standalone question…_"
+    panel = next(o.panel for o in outputs if isinstance(o.panel, str))
+    assert "**Rewritten question:** Which papers that prune Llama use LoRA?" in panel
+    assert llm.max_tokens == [60, service.pipeline.settings.max_answer_tokens]
+    assert "Question: Which papers that prune Llama use LoRA?" in llm.calls[1][-1]["content"]
+    assert outputs[-1].turns[-1].question == "Which papers that prune Llama use LoRA?"
+
+
+def test_questions_wait_while_the_model_warms_up(fake_pipeline):
+    service = ChatService(fake_pipeline)  # warm-up not started: not ready
+    assert "warming up" in service.status()
+    started = service.start("which papers prune Llama?", 5, False, [], [], False)
+    answering = service.answer(started.pending, started.chat, [])
+    assert "warming up" in content(next(answering).chat)
+    service.start_warm_up().join()
+    assert "Ready" in service.status()
+    assert "[1]" in content(list(answering)[-1].chat)
+
+
+def test_model_that_failed_to_load_gives_a_message_and_search_still_works(fake_pipeline):
+    service = ChatService(fake_pipeline)
+    service.load_error = "LLM model file not found: /x.gguf"
+    service.ready.set()
+    assert "failed to load" in service.status()
+    final = run_question(service, "which papers prune Llama?")[-1]
+    assert content(final.chat) == "⚠ The model is not available (LLM model file not found: /x.gguf)."
+    assert "retrieval only" in content(service.start("which papers prune Llama?", 5, True, [], [], False).chat)
+
+
+def test_pipeline_error_is_a_readable_message_and_the_app_keeps_working(service, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("index unavailable")
+        yield
+
+    with monkeypatch.context() as m:
+        m.setattr(service.pipeline, "stream", broken)
+        final = run_question(service, "which papers prune Llama?")[-1]
+    assert content(final.chat).startswith(
+        "⚠ Sorry, something went wrong while answering (RuntimeError: index unavailable)")
+    assert final.busy is False and final.send["interactive"] is True
+    final = run_question(service, "which papers prune Llama?", chat=final.chat, history=final.turns)[-1]
+    assert "[1]" in content(final.chat)
+
+
+def test_a_busy_session_does_not_start_a_second_answer(service):
+    out = service.start("which papers prune Llama?", 5, False, [], [], True)
+    assert all(value.get("__type__") == "update" for value in out)
+
+
+def test_api_ask_is_stateless(service):
+    text, panel = service.ask("which papers prune Llama?", 5, False)
+    assert "[1]" in text and "Cited by the answer" in panel
+    text, panel = service.ask("which papers prune Llama?", 5, True)
+    assert "retrieval only" in text and "Found 5 papers" in panel
+
+
+def test_llm_events_share_one_queue_slot_and_retrieval_never_waits(service):
+    demo = build_app(service)
+    fns = {fn.name: fn for fn in demo.fns.values()}
+    for name in ("answer", "ask"):
+        assert (fns[name].concurrency_id, fns[name].concurrency_limit) == (LLM_QUEUE, 1), name
+    for name in ("start", "search", "poll_status", "new_chat"):
+        assert fns[name].concurrency_limit is None and fns[name].concurrency_id != LLM_QUEUE, name
+    assert {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"} == {"ask", "search"}
+
+
+def test_stream_event_types_are_what_the_ui_expects(fake_pipeline):
+    kinds = [type(e) for e in events(fake_pipeline, "which papers prune Llama?")]
+    assert kinds[0] is Sources and kinds[-1] is Answer and set(kinds[1:-1]) == {Token}
+
+
+def test_busy_port_is_a_one_line_error_before_the_models_load():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(UserError, match=f"cannot serve on 127.0.0.1:{port}"):
+            check_port("127.0.0.1", port)

@@ -1,0 +1,214 @@
+"""The browser chat for real: `python -m ui.app` in a subprocess (real models, a fresh index in a temp
+folder), driven by Debian's Chromium through Playwright, and its API through gradio_client.
+
+The app starts once for the module; the LLM answers one question at a time (~5-10 s each on 2 cores).
+"""
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
+FINEQUANT = "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"
+MEXA = "MEXA: Multilingual Evaluation of English-Centric LLMs via Cross-Lingual Alignment"
+ANSWER_TIMEOUT = 150_000  # ms: a queued answer on a busy 2-core machine
+DONE = re.compile(r"Cited by the answer|cites no paper")
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (make browser)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ui")
+    port = free_port()
+    log_path = tmp / "app.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--port", str(port), "--data-dir", str(tmp / "data")],
+                                cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300  # indexing the seeds with the real embedder comes first
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the app exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not serve within 300 s:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log = log_path.read_text()
+        assert "Traceback" not in log, log[-3000:]  # every error was handled and shown as a message
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def open_app(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.external_requests = []  # the app is offline: the page loads nothing from elsewhere
+    page.on("request", lambda request: None if request.url.startswith((url, "data:", "blob:"))
+            else page.external_requests.append(request.url))
+    page.goto(url)
+    page.locator("#question textarea").wait_for()
+    return page
+
+
+def close(page):
+    assert page.external_requests == []
+    page.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = open_app(browser, app_url)
+    yield page
+    close(page)
+
+
+@pytest.fixture(scope="module")
+def chat_page(browser, app_url):
+    """One conversation shared by the question and its follow-up."""
+    page = open_app(browser, app_url)
+    yield page
+    close(page)
+
+
+def ask(page, question: str) -> None:
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+
+
+def bot(page):
+    return page.locator('#chat [data-testid="bot"]').last
+
+
+def test_question_shows_sources_first_then_streams_a_cited_answer(chat_page):
+    from playwright.sync_api import expect
+
+    page = chat_page
+    ask(page, "which papers prune Llama?")
+    sources = page.locator("#sources")
+    expect(sources).to_contain_text(PRUNER, timeout=ANSWER_TIMEOUT)  # may wait for the model's warm-up
+    assert "reading them" in sources.inner_text()  # retrieval is shown while the answer is still coming
+    assert "Sources" not in bot(page).inner_text()
+    expect(sources).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
+    expect(bot(page)).to_contain_text(re.compile(r"\[\d+\]"))
+    expect(bot(page)).to_contain_text(PRUNER)
+    expect(sources).to_contain_text(f"[1] {PRUNER}")
+    expect(page.locator("#ask")).to_be_enabled()
+
+
+def test_follow_up_is_rewritten_with_the_conversation(chat_page):
+    from playwright.sync_api import expect
+
+    page = chat_page
+    if not page.locator('#chat [data-testid="bot"]').count():  # run alone: start the conversation
+        ask(page, "which papers prune Llama?")
+        expect(page.locator("#sources")).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
+        expect(page.locator("#ask")).to_be_enabled()
+    ask(page, "which of those use LoRA?")
+    sources = page.locator("#sources")
+    expect(sources).to_contain_text("Rewritten question:", timeout=ANSWER_TIMEOUT)
+    expect(sources).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#ask")).to_be_enabled()
+    text = sources.inner_text()
+    assert "Rewritten question:" in text  # kept with the final sources
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui.png"))
+
+
+def test_empty_and_too_long_questions_show_a_message(page):
+    from playwright.sync_api import expect
+
+    page.locator("#ask").click()
+    expect(bot(page)).to_have_text("⚠ The question is empty; please type a question.")
+    ask(page, "why " * 600)
+    expect(bot(page)).to_contain_text("The question is too long")
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body and "Error" not in body
+    expect(page.locator("#ask")).to_be_enabled()
+
+
+def test_example_click_asks_it_and_retrieval_only_does_not_wait_for_the_llm(page, browser, app_url):
+    from playwright.sync_api import expect
+
+    example = "How much higher throughput does FineQuant reach?"
+    page.get_by_role("button", name=example).click()
+    expect(page.locator('#chat [data-testid="user"]').last).to_have_text(example)
+    # Meanwhile another user's retrieval-only question is answered at once, not queued behind the LLM.
+    other = open_app(browser, app_url)
+    try:
+        other.get_by_text("Settings").click()
+        other.locator("#retrieval-only input").check()
+        llm_busy = not DONE.search(page.locator("#sources").inner_text())
+        start = time.monotonic()
+        ask(other, "What is MEXA?")
+        expect(bot(other)).to_contain_text(MEXA, timeout=10_000)
+        assert time.monotonic() - start < 10
+        if llm_busy:  # (always on a 2-core CPU) the papers came before the LLM's answer
+            assert not DONE.search(page.locator("#sources").inner_text())
+        expect(other.locator("#sources")).to_contain_text("retrieval only")
+    finally:
+        close(other)
+    expect(page.locator("#sources")).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
+    expect(bot(page)).to_contain_text(FINEQUANT)
+    expect(page.locator("#ask")).to_be_enabled()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-example.png"))
+
+
+def test_api_answers_with_citations_and_search_does_not_wait(app_url):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url, verbose=False)
+    job = client.submit("What is MEXA?", 5, False, api_name="/ask")
+    start = time.monotonic()
+    papers = client.predict("which papers prune Llama?", 5, api_name="/search")
+    searched = time.monotonic() - start
+    assert PRUNER in papers and searched < 5
+    assert not job.done()  # the search did not wait behind the answer
+    answer, sources = job.result(timeout=ANSWER_TIMEOUT / 1000)
+    assert re.search(r"\[\d+\]", answer) and MEXA in answer
+    assert f"[1] {MEXA}" in sources or MEXA in sources
+    listing, _ = client.predict("which papers prune Llama?", 3, True, api_name="/ask")
+    assert "retrieval only" in listing and PRUNER in listing
+    with pytest.raises(AppError, match="the question is empty"):
+        client.predict("  ", 5, False, api_name="/ask")

@@ -1,0 +1,1 @@
+"""The browser chat (gradio): `python -m ui.app`."""

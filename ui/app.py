@@ -1,0 +1,356 @@
+"""Browser chat over the indexed papers: `python -m ui.app` (or `make ui`), then open http://127.0.0.1:7860.
+
+One Pipeline serves every user. Retrieval (and retrieval-only questions) runs at once for anyone; answers
+that need the LLM wait in one gradio queue (concurrency 1, shared with the `/ask` API), so users see their
+place in it. The LLM loads in the background at start; questions asked meanwhile wait for it.
+"""
+# No `from __future__ import annotations`: gr.api reads the API function's real type hints.
+
+import argparse
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Iterator, NamedTuple
+
+# Before gradio (and chromadb) are imported: no analytics, no model hub, nothing leaves the machine.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+import gradio as gr  # noqa: E402
+
+from rag.backends import LLM  # noqa: E402
+from rag.cli import add_settings_flags, run_cli, settings_from_flags  # noqa: E402
+from rag.conversation import Turn, condense_question, summarize_answer  # noqa: E402
+from rag.errors import UserError  # noqa: E402
+from rag.pipeline import Answer, Pipeline, Sources, Token, check_question  # noqa: E402
+from ui import render  # noqa: E402
+
+log = logging.getLogger("ui")
+
+EXAMPLES = [
+    "Which papers prune Llama?",
+    "How much higher throughput does FineQuant reach?",
+    "What is MEXA?",
+    "Which papers are about speech?",
+    "What word error rate does Denoising LM achieve on LibriSpeech test-clean?",
+]
+MAX_K = 10
+LLM_QUEUE = "llm"  # gradio concurrency group of everything that generates with the one model
+
+WAITING = "_Waiting for the model…_"
+
+
+class Started(NamedTuple):
+    """Outputs of ChatService.start, in the order of the event's output components."""
+    question: object
+    chatbot: object
+    chat: object
+    panel: object
+    pending: object
+    turns: object
+    busy: object
+    send: object
+
+
+class Answered(NamedTuple):
+    """Outputs of ChatService.answer."""
+    chatbot: object
+    chat: object
+    panel: object
+    turns: object
+    busy: object
+    send: object
+
+
+CSS = """
+#sources { max-height: 78vh; overflow-y: auto; padding: 0 12px; }
+#sources blockquote { font-size: 0.9em; margin: 4px 0 12px 0; }
+#status p { margin: 0; }
+"""
+
+
+class ChatService:
+    """The state shared by every browser session: the pipeline and the LLM's readiness."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.ready = threading.Event()
+        self.load_error: str | None = None
+        self.load_seconds: float | None = None
+
+    # -- warm-up -------------------------------------------------------------------------------------
+
+    def start_warm_up(self) -> threading.Thread:
+        thread = threading.Thread(target=self._warm_up, name="llm-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def _warm_up(self) -> None:
+        start = time.perf_counter()
+        try:
+            self.pipeline.load_llm()
+            self.load_seconds = time.perf_counter() - start
+            log.info("LLM ready in %.1f s", self.load_seconds)
+        except Exception as e:  # shown in the status line; retrieval-only keeps working
+            log.exception("LLM failed to load")
+            self.load_error = f"{e}" if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
+        finally:
+            self.ready.set()
+
+    def status(self) -> str:
+        if not self.ready.is_set():
+            return ("**Model warming up…** Questions asked now are answered as soon as it is ready; "
+                    "retrieval-only search works already.")
+        if self.load_error:
+            return (f"✗ **The model failed to load:** {render.escape(self.load_error)}. "
+                    "Retrieval-only search still works.")
+        return (f"✓ **Ready.** Model loaded in {self.load_seconds:.1f} s. Answers are generated one at a time on "
+                "this CPU; other questions wait in the queue.")
+
+    def llm(self) -> LLM:
+        """The loaded LLM, waiting for the warm-up if needed (never loads a second copy)."""
+        self.ready.wait()
+        if self.load_error:
+            raise UserError(f"the model is not available ({self.load_error})")
+        return self.pipeline.llm
+
+    # -- answering -----------------------------------------------------------------------------------
+
+    def retrieval_only(self, question: str, k: int) -> tuple[str, str, list[str]]:
+        """(chat message, panel, titles) for a question answered with the matching papers only."""
+        for event in self.pipeline.stream(question, k=k, retrieval_only=True):
+            if isinstance(event, Sources):
+                r = event.retrieval
+                panel = render.retrieved_panel(r.papers, render.evidence_numbers(r.papers, self.pipeline.settings),
+                                               r.ms, answering=False)
+                return render.papers_message(r.papers, r.ms), panel, [p.title for p in r.papers]
+        raise AssertionError("stream ended without sources")
+
+    def answer_events(self, question: str, k: int, history: list[Turn]):
+        """Yield (chat text, panel or None, finished Turn or None) as the answer builds up."""
+        if not self.ready.is_set():
+            yield "_The model is warming up; your question is answered as soon as it is ready…_", None, None
+        llm = self.llm()
+        rewritten = None  # follow-ups only; shown in the panel
+        if history:
+            yield "_Rewriting the follow-up as a standalone question…_", None, None
+            rewritten = condense_question(llm, history, question)
+        standalone = rewritten or question
+        text = ""
+        for event in self.pipeline.stream(standalone, k=k):
+            if isinstance(event, Sources):
+                r = event.retrieval
+                numbers = render.evidence_numbers(r.papers, self.pipeline.settings)
+                panel = render.retrieved_panel(r.papers, numbers, r.ms, question=question, rewritten=rewritten)
+                yield f"_Found {len(r.papers)} papers; reading them…_", panel, None
+            elif isinstance(event, Token):
+                text += event.text
+                yield text, None, None
+            elif isinstance(event, Answer):
+                panel = render.answer_panel(event, question=question, rewritten=rewritten)
+                turn = Turn(standalone, summarize_answer(event.text, [c.title for c in event.citations]))
+                yield render.answer_message(event), panel, turn
+
+    def ask(self, question: str, k: int, retrieval_only: bool) -> tuple[str, str]:
+        """One stateless question, as the `/ask` API answers it: (answer text, sources Markdown)."""
+        if retrieval_only:
+            message, panel, _ = self.retrieval_only(question, k)
+            return message, panel
+        self.llm()
+        answer = self.pipeline.ask(question, k=k)
+        return render.answer_message(answer), render.answer_panel(answer)
+
+    # -- the browser session's events ----------------------------------------------------------------
+    # Chat messages are kept in a gr.State as {"role", "content": str} dicts and shown by the Chatbot.
+
+    def start(self, text: str, k, only: bool, chat: list, history: list, busy: bool) -> Started:
+        """Every question starts here, at once for everyone (never queued behind the LLM): check it,
+        answer a retrieval-only question right away, or hand it to the LLM queue through `pending`."""
+        if busy:
+            gr.Info("Wait for the current answer to finish.")
+            return Started(*[gr.skip()] * len(Started._fields))
+        chat = list(chat)
+        try:
+            q = check_question(text or "")
+        except UserError as e:
+            shown = (text or "").strip()
+            if shown:
+                chat.append({"role": "user", "content": shown[:300] + ("…" if len(shown) > 300 else "")})
+            hint = "; please type a question" if not shown else ""
+            chat.append({"role": "assistant", "content": render.error_message(f"{e}{hint}")})
+            return Started("", chat, chat, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        chat.append({"role": "user", "content": q})
+        k = clamp_k(k)
+        if only:
+            panel = gr.skip()
+            try:
+                message, panel, titles = self.retrieval_only(q, k)
+                history = [*history, Turn(q, summarize_answer("", titles))]
+            except Exception as e:
+                log.exception("retrieval of %r failed", q)
+                message = render.error_message(f"sorry, the search failed ({type(e).__name__}: {e}); please try again")
+            chat.append({"role": "assistant", "content": message})
+            return Started("", chat, chat, panel, gr.skip(), history, gr.skip(), gr.skip())
+        chat.append({"role": "assistant", "content": WAITING})
+        request = {"id": uuid.uuid4().hex, "question": q, "k": k}  # a new value each time: triggers `answer`
+        return Started("", chat, chat, gr.skip(), request, gr.skip(), True, gr.update(interactive=False))
+
+    def answer(self, request: dict | None, chat: list, history: list) -> Iterator[Answered]:
+        """The LLM part, one at a time across all users: rewrite a follow-up, retrieve, fill the sources
+        panel, stream the answer, then replace it by the final text. Never raises: errors become a
+        message in the chat and the session stays usable."""
+        if not request:
+            return
+        chat, history = list(chat), list(history)
+        try:
+            for text, panel, turn in self.answer_events(request["question"], request["k"], history):
+                chat = [*chat[:-1], {"role": "assistant", "content": text}]  # a new list per update
+                if turn is not None:
+                    history.append(turn)
+                yield Answered(chat, chat, gr.skip() if panel is None else panel, history, gr.skip(), gr.skip())
+        except UserError as e:
+            chat[-1] = {"role": "assistant", "content": render.error_message(str(e))}
+        except Exception as e:  # the details go to the server log
+            log.exception("answering %r failed", request["question"])
+            chat[-1] = {"role": "assistant", "content": render.error_message(
+                f"sorry, something went wrong while answering ({type(e).__name__}: {e}); please try again")}
+        yield Answered(chat, chat, gr.skip(), history, False, gr.update(interactive=True))
+
+    def new_chat(self, busy: bool) -> tuple:
+        if busy:
+            gr.Info("Wait for the current answer to finish.")
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return [], [], [], render.EMPTY_PANEL
+
+
+def clamp_k(k) -> int:
+    try:
+        return max(1, min(MAX_K, int(k)))
+    except (TypeError, ValueError):
+        return 5
+
+
+def build_app(service: ChatService) -> gr.Blocks:
+    settings = service.pipeline.settings
+    with gr.Blocks(title="papers-rag", fill_width=True) as demo:
+        chat_state = gr.State([])  # the messages shown (role/content dicts with plain-text content)
+        turns = gr.State([])  # (standalone question, answer summary) per answered turn, for follow-ups
+        pending = gr.State(None)  # a question handed to the LLM queue; each new value triggers it
+        busy = gr.State(False)  # this session has an answer in progress
+
+        gr.Markdown("## papers-rag · ask the research-paper abstracts\nEvery answer cites the papers it comes "
+                    "from: [n] points at source n in the panel on the right. Runs fully offline on this CPU.")
+        status = gr.Markdown(service.status(), elem_id="status")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Chat", elem_id="chat", height=520, feedback_options=None,
+                                     buttons=["copy"], group_consecutive_messages=False,
+                                     placeholder="Ask a question about the papers, or pick an example below.")
+                with gr.Row():
+                    question = gr.Textbox(show_label=False, placeholder="e.g. which papers prune Llama?",
+                                          elem_id="question", scale=6, max_lines=4, autofocus=True)
+                    send = gr.Button("Ask", variant="primary", elem_id="ask", scale=1, min_width=80)
+                    clear = gr.Button("New chat", elem_id="clear", scale=1, min_width=80)
+                examples = gr.Examples(EXAMPLES, inputs=[question], label="Example questions (click to ask)")
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    k = gr.Slider(1, MAX_K, value=min(settings.k, MAX_K), step=1, label="Number of papers (k)",
+                                  elem_id="k")
+                    retrieval_only = gr.Checkbox(False, label="Retrieval only: list the matching papers at once, "
+                                                 "without the LLM", elem_id="retrieval-only")
+            with gr.Column(scale=2):
+                panel = gr.Markdown(render.EMPTY_PANEL, elem_id="sources", container=True)
+
+        def poll_status():
+            return service.status(), gr.Timer(active=not service.ready.is_set())
+
+        start_io = dict(fn=service.start, inputs=[question, k, retrieval_only, chat_state, turns, busy],
+                        outputs=[question, chatbot, chat_state, panel, pending, turns, busy, send],
+                        concurrency_limit=None, show_progress="hidden", api_visibility="private")
+        question.submit(**start_io)
+        send.click(**start_io)
+        examples.load_input_event.then(**start_io)
+        # The LLM queue: one generation at a time, shared with the /ask API; gradio shows each waiting user
+        # their place in it on the chat.
+        pending.change(service.answer, inputs=[pending, chat_state, turns],
+                       outputs=[chatbot, chat_state, panel, turns, busy, send],
+                       concurrency_limit=1, concurrency_id=LLM_QUEUE, show_progress="full",
+                       show_progress_on=[chatbot], api_visibility="private")
+        for trigger in (clear.click, chatbot.clear):  # the button and the chat's own trash icon
+            trigger(service.new_chat, inputs=[busy], outputs=[chatbot, chat_state, turns, panel],
+                    concurrency_limit=None, show_progress="hidden", api_visibility="private")
+
+        timer = gr.Timer(1.0, active=not service.ready.is_set())
+        timer.tick(poll_status, outputs=[status, timer], concurrency_limit=None, show_progress="hidden",
+                   api_visibility="private")
+        demo.load(poll_status, outputs=[status, timer], concurrency_limit=None, show_progress="hidden",
+                  api_visibility="private")
+
+        def ask(question: str, k: int = 5, retrieval_only: bool = False) -> tuple[str, str]:
+            """Answer one question (no conversation): returns (answer text with [n] markers and the cited
+            titles, sources panel as Markdown). retrieval_only=True lists the matching papers without the LLM."""
+            try:
+                return service.ask(question, clamp_k(k), bool(retrieval_only))
+            except UserError as e:
+                raise gr.Error(str(e), print_exception=False) from None
+            except Exception as e:
+                log.exception("/ask %r failed", question)
+                raise gr.Error(f"something went wrong while answering ({type(e).__name__}: {e})",
+                               print_exception=False) from None  # logged above
+
+        gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=LLM_QUEUE)
+
+        def search(question: str, k: int = 5) -> str:
+            """The matching papers only (no LLM, never waits for the queue), as Markdown."""
+            try:
+                return service.retrieval_only(question, clamp_k(k))[1]
+            except UserError as e:
+                raise gr.Error(str(e), print_exception=False) from None
+            except Exception as e:
+                log.exception("/search %r failed", question)
+                raise gr.Error(f"the search failed ({type(e).__name__}: {e})", print_exception=False) from None
+
+        gr.api(search, api_name="search", concurrency_limit=None)
+    return demo
+
+
+def check_port(host: str, port: int) -> None:
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.bind((host, port))
+    except OSError as e:
+        raise UserError(f"cannot serve on {host}:{port} ({e.strerror or e}); choose another with --port") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ui.app", description="Browser chat over the indexed papers "
+                                     "(indexes the corpus first if the index is empty).")
+    parser.add_argument("--host", default=os.environ.get("RAG_UI_HOST", "127.0.0.1"),
+                        help="address to serve on (env RAG_UI_HOST; default 127.0.0.1, this machine only)")
+    parser.add_argument("--port", type=int, default=os.environ.get("RAG_UI_PORT", "7860"),
+                        help="port (env RAG_UI_PORT; default 7860)")
+    add_settings_flags(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per gradio self-check otherwise
+    settings = settings_from_flags(args)
+    check_port(args.host, args.port)  # fail fast, before the models load
+    pipeline = Pipeline(settings)
+    pipeline.ensure_index()
+    service = ChatService(pipeline)
+    service.start_warm_up()
+    demo = build_app(service)
+    demo.queue(default_concurrency_limit=None)
+    try:
+        demo.launch(server_name=args.host, server_port=args.port, share=False, css=CSS,
+                    theme=gr.themes.Soft(), footer_links=["api"], run_history=False)
+    except OSError as e:
+        raise UserError(f"cannot serve on {args.host}:{args.port} ({e})") from None
+    return 0
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,121 @@
+"""Markdown shown by the browser chat: the sources panel, the chat messages of answers and errors.
+
+Pure functions of the pipeline's data (no gradio), so they are unit-tested with the fakes. Titles and
+passages are escaped: they are shown exactly as they are in the index, never as markup.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from rag.cite import Citation
+from rag.pipeline import Answer, Timings, select_evidence
+from rag.retrieve import RetrievedPaper
+from rag.settings import Settings
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>~$])")
+
+EMPTY_PANEL = ("### Sources\n\nThe papers behind each answer appear here: the exact title, the passage used "
+               "and its score.")
+
+
+def escape(text: str) -> str:
+    """Plain text that Markdown renders literally (one line: newlines become spaces)."""
+    text = _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return re.sub(r"^(\d+)([.)])|^([-=+#])", lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+
+
+def evidence_numbers(papers: Sequence[RetrievedPaper], settings: Settings) -> dict[str, int]:
+    """The [n] each paper gets in the prompt (the pipeline's own evidence selection): lets the panel show
+    the numbers of the streamed markers before the answer is complete. Papers left out of the prompt
+    (no passage fits the evidence budget) have no number."""
+    chosen = select_evidence(list(papers), settings.evidence_tokens * 4)
+    return {paper.paper_id: n for n, paper in enumerate(chosen, start=1)}
+
+
+def _rewritten(question: str | None, rewritten: str | None) -> list[str]:
+    """The standalone question a follow-up was rewritten into (only follow-ups pass `rewritten`)."""
+    if not rewritten or not question:
+        return []
+    if rewritten.strip() == question.strip():
+        return [f"**Rewritten question:** {escape(rewritten)} <sub>(unchanged)</sub>", ""]
+    return [f"**Rewritten question:** {escape(rewritten)}  ", f"<sub>from your follow-up: {escape(question)}</sub>", ""]
+
+
+def _paper(label: str, title: str, score: float, passage: str | None) -> list[str]:
+    lines = [f"**{label} {escape(title)}**  ", f"<sub>score {score:.2f}</sub>"]
+    if passage:
+        lines += ["", f"> {escape(passage)}"]
+    return lines + [""]
+
+
+def retrieved_panel(papers: Sequence[RetrievedPaper], numbers: dict[str, int], ms: float, *,
+                    question: str | None = None, rewritten: str | None = None, answering: bool = True) -> str:
+    """All papers found, best first, with their best passage: shown as soon as retrieval is done
+    (before the first token), and as the whole answer of a retrieval-only question."""
+    lines = ["### Sources", *_rewritten(question, rewritten)]
+    if not papers:
+        return "\n".join(lines + ["No paper matches this question."])
+    state = "the model is reading them…" if answering else "retrieval only, no answer generated."
+    lines += [f"Found {len(papers)} papers in {ms:.0f} ms; {state}", ""]
+    for paper in papers:
+        n = numbers.get(paper.paper_id)
+        passage = paper.passages[0].text if paper.passages else None
+        lines += _paper(f"[{n}]" if n else "–", paper.title, paper.score, passage)
+    return "\n".join(lines)
+
+
+def answer_panel(answer: Answer, *, question: str | None = None, rewritten: str | None = None) -> str:
+    """Cited papers first ([n], exact title, the passage used, score); the retrieved papers the answer
+    does not cite below, collapsed."""
+    lines = ["### Sources", *_rewritten(question, rewritten)]
+    cited_ids = {c.paper_id for c in answer.citations}
+    if answer.citations:
+        lines += [f"Cited by the answer ({len(answer.citations)}):", ""]
+        for c in answer.citations:
+            lines += _paper(f"[{c.n}]", c.title, c.score, c.snippet)
+    else:
+        lines += ["The answer cites no paper.", ""]
+    others = [p for p in answer.retrieved if p.paper_id not in cited_ids]
+    if others:
+        lines += [f"<details><summary>Retrieved but not cited ({len(others)})</summary>", ""]
+        lines += [f"- {escape(p.title)} <sub>score {p.score:.2f}</sub>" for p in others]
+        lines += ["", "</details>", ""]
+    lines.append(f"<sub>{timings_line(answer.timings)}</sub>")
+    return "\n".join(lines)
+
+
+def timings_line(t: Timings) -> str:
+    parts = [f"retrieval {t.retrieve_ms:.0f} ms"]
+    if t.first_token_s is not None:
+        parts.append(f"first token {t.first_token_s:.1f} s")
+    parts.append(f"total {t.total_s:.1f} s")
+    return " · ".join(parts)
+
+
+def citations_footer(citations: Sequence[Citation]) -> str:
+    """The cited titles under an answer in the chat, like the CLI's source list."""
+    if not citations:
+        return ""
+    return "\n".join(["**Sources**", *(f"[{c.n}] {escape(c.title)}" for c in citations)])
+
+
+def answer_message(answer: Answer) -> str:
+    footer = citations_footer(answer.citations)
+    return f"{answer.text}\n\n{footer}" if footer else answer.text
+
+
+def papers_message(papers: Sequence[RetrievedPaper], ms: float) -> str:
+    """A retrieval-only answer: the matching papers, best first."""
+    if not papers:
+        return "No paper matches this question."
+    lines = [f"Papers matching your question ({ms:.0f} ms, retrieval only):", ""]
+    lines += [f"{n}. {escape(p.title)} <sub>{p.score:.2f}</sub>" for n, p in enumerate(papers, start=1)]
+    return "\n".join(lines)
+
+
+def error_message(message: str) -> str:
+    """A one-line, readable message for the chat (never a traceback)."""
+    message = message.strip().rstrip(".")
+    return f"⚠ {message[:1].upper()}{message[1:]}."
