@@ -10,11 +10,13 @@ from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM, Usage, load_llm
-from rag.cite import Citation, resolve
+from rag.cite import Citation, attribute, resolve
 from rag.corpus import clean
 from rag.embeddings import Embedder
 from rag.errors import UserError
+from rag.grounding import is_refusal, ungrounded_terms
 from rag.index import Index
+from rag.listing import is_list_question, judge, key_sentences
 from rag.retrieve import Retrieval, RetrievedPaper, Retriever
 from rag.settings import Settings
 
@@ -49,8 +51,10 @@ class Answer:
 
 @dataclass(frozen=True)
 class Sources:
-    """First event of every answer: the papers found, before any LLM token."""
+    """First event of every answer: the papers found, before any LLM token. `sources` are the papers as
+    numbered in the answer ([1] is sources[0])."""
     retrieval: Retrieval
+    sources: list[RetrievedPaper]
 
 
 @dataclass(frozen=True)
@@ -124,29 +128,48 @@ class Pipeline:
                ) -> Iterator[Sources | Token | Answer]:
         start = time.perf_counter()
         question = check_question(question)
-        retrieval = self.retriever.search(question, k)
-        yield Sources(retrieval)
+        listing = not retrieval_only and is_list_question(question)
+        k = k or self.settings.k
+        retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k)
+        papers = retrieval.papers
+        sources = papers if listing or retrieval_only else select_evidence(papers, self.settings.evidence_tokens * 4)
+        yield Sources(retrieval, sources)
         timings = Timings(retrieve_ms=retrieval.ms)
-        evidence = select_evidence(retrieval.papers, self.settings.evidence_tokens * 4)
-        if retrieval_only or not evidence:
-            text = "" if retrieval_only else prompts.REFUSAL
+        unsupported = not sources or papers[0].score < self.settings.min_score
+        if retrieval_only or unsupported:
             timings.total_s = time.perf_counter() - start
-            yield Answer(question, text, [], retrieval.papers, timings, abstained=not retrieval_only)
+            yield Answer(question, "" if retrieval_only else prompts.REFUSAL, [], papers, timings,
+                         abstained=not retrieval_only)
             return
         usage = Usage()
         pieces: list[str] = []
-        for piece in self.load_llm().stream(build_messages(question, evidence), self.settings.max_answer_tokens, usage):
+        generate = self._list_pieces(question, sources) if listing else self._answer_pieces(question, sources, usage)
+        for piece in generate:
             if timings.first_token_s is None:
                 timings.first_token_s = time.perf_counter() - start
             pieces.append(piece)
             yield Token(piece)
-        cited = resolve("".join(pieces), evidence)
-        abstained = prompts.REFUSAL.casefold().rstrip(".") in cited.text.casefold() or not cited.citations
+        raw = "".join(pieces)
+        cited = resolve(raw, sources) if listing else attribute(raw, sources)
+        evidence = "\n".join(f"{p.title}\n" + "\n".join(x.text for x in p.passages) for p in sources)
+        # Abstention by the program, not by the model: the answer must not be a refusal, must cite evidence,
+        # and every number and name in it must occur in the evidence; otherwise the refusal is returned.
+        abstained = (is_refusal(raw) or not cited.citations or bool(ungrounded_terms(cited.text, evidence)))
         timings.total_s = time.perf_counter() - start
         timings.prompt_tokens, timings.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        # An answer that cites nothing is not grounded: the program refuses instead of the model guessing.
         text, citations = (prompts.REFUSAL, []) if abstained else (cited.text, cited.citations)
-        yield Answer(question, text, citations, retrieval.papers, timings, cited.dropped, abstained)
+        yield Answer(question, text, citations, papers, timings, cited.dropped, abstained)
+
+    def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
+        return self.load_llm().stream(build_messages(question, sources), self.settings.max_answer_tokens, usage)
+
+    def _list_pieces(self, question: str, candidates: list[RetrievedPaper]) -> Iterator[str]:
+        """One line per candidate the LLM judges a match: '- Title [n]: key sentence'."""
+        excerpts = key_sentences(self.embedder.embed([question])[0], candidates, self.embedder)
+        numbers = {p.paper_id: n for n, p in enumerate(candidates, start=1)}
+        for paper, excerpt, p_yes in judge(self.load_llm(), question, candidates, excerpts):
+            if p_yes >= self.settings.list_threshold:
+                yield f"- {paper.title} [{numbers[paper.paper_id]}]: {excerpt}\n"
 
     def ask(self, question: str, **kwargs) -> Answer:
         for event in self.stream(question, **kwargs):

@@ -7,17 +7,25 @@ from langchain_core.prompts import ChatPromptTemplate
 # The exact reply when the sources do not answer the question; tests and the abstention check use it.
 REFUSAL = "I don't know: the retrieved papers do not answer this."
 
-# Kept short and identical across calls, so llama.cpp reuses its cached prefix.
+# Kept identical across calls, so llama.cpp keeps it in its prompt cache. The model is not trusted with
+# citations or refusals: rag.cite attributes each sentence to its sources and rag.grounding checks it.
 SYSTEM = (
-    "Answer the question using only the numbered paper excerpts below. "
-    "Write one to three sentences; after each statement put the number of the excerpt it comes from "
-    "in brackets, like [2]. When the question asks which papers, state what each matching paper does, "
-    f"each followed by its number. If the excerpts do not contain the answer, reply exactly: {REFUSAL}"
+    "You answer questions about research papers using only the numbered excerpts. Answer in one or two "
+    "sentences with the specific facts asked for (numbers, names, methods), and cite the excerpt number after "
+    f"each fact, like [2]. If the excerpts do not state the answer, reply only: {REFUSAL}"
 )
 
 ANSWER = ChatPromptTemplate.from_messages([
     ("system", SYSTEM),
-    ("human", "Sources:\n{sources}\n\nQuestion: {question}"),
+    ("human", "Excerpts:\n{sources}\n\nQuestion: {question}"),
+])
+
+# "Which papers ...?" questions: each candidate paper is judged on its own; the question comes first so
+# the candidates of one question share a cached prefix.
+JUDGE = ChatPromptTemplate.from_messages([
+    ("system", "You check whether a research paper matches a request, from its title and an excerpt. "
+               "Reply yes or no."),
+    ("human", "Request: {question}\n\nPaper: {title}\n{excerpt}\n\nDoes the paper match the request?"),
 ])
 
 

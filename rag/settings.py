@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(256, description="longest answer generated")
     temperature: float = Field(0.0, description="sampling temperature; 0 is deterministic")
 
+    # Answering
+    min_score: float = Field(0.3, description="best passage similarity below which the answer is the refusal, with no LLM call")
+    list_candidates: int = Field(10, description="papers judged one by one for a 'which papers ...?' question")
+    list_threshold: float = Field(0.4, description="probability of 'yes' a paper needs to be listed")
+
     # Ingestion
     batch_size: int = Field(256, description="chunks embedded and written per batch")
 

@@ -36,23 +36,34 @@ class FakeEmbedder:
 
 
 class FakeLLM:
-    """Replies with a fixed text (default: a claim citing source 1) and records the prompts it saw."""
+    """Replies with a fixed text, or by default quotes the first sentence of excerpt 1 and cites it;
+    judges a paper a match when it shares a word with the request. Records the prompts it saw."""
 
-    def __init__(self, reply: str = "The first source answers it [1]."):
+    def __init__(self, reply: str | None = None):
         self.reply = reply
         self.calls: list[list[dict]] = []
 
     def stream(self, messages, max_tokens, usage: Usage):
         self.calls.append(messages)
         usage.prompt_tokens = sum(len(m["content"]) // 4 for m in messages)
-        for word in re.findall(r"\S+\s*", self.reply):
+        reply = self.reply
+        if reply is None:
+            first = messages[-1]["content"].split("[1] ", 1)[1].split("\n")[1]
+            reply = first.split(". ")[0].rstrip(".") + " [1]."
+        for word in re.findall(r"\S+\s*", reply):
             usage.completion_tokens += 1
             yield word
+
+    def yes_probability(self, messages) -> float:
+        self.calls.append(messages)
+        request, paper = messages[-1]["content"].split("\n\nPaper: ", 1)
+        words = lambda text: set(re.findall(r"[a-z]{5,}", text.lower()))  # noqa: E731
+        return 1.0 if words(request) & words(paper.split("\n\nDoes")[0]) else 0.0
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", corpus=[SEEDS])
+    return Settings(data_dir=tmp_path / "data", corpus=[SEEDS], min_score=0.0)  # fake similarities are low
 
 
 @pytest.fixture

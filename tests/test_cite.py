@@ -1,7 +1,8 @@
 import pytest
 
 from rag import prompts
-from rag.cite import resolve
+from rag.cite import attribute, resolve
+from rag.grounding import is_refusal, ungrounded_terms
 from rag.errors import UserError
 from rag.pipeline import Answer, Sources, Token, select_evidence
 from rag.retrieve import Passage, RetrievedPaper
@@ -37,7 +38,7 @@ def test_answer_cites_exact_titles_through_the_pipeline(fake_pipeline, seed_titl
     assert [c.title for c in answer.citations] == [answer.retrieved[0].title]
     assert {c.title for c in answer.citations} <= seed_titles
     prompt = fake_pipeline.llm.calls[0][1]["content"]
-    assert prompt.startswith("Sources:\n[1] " + answer.retrieved[0].title)
+    assert prompt.startswith("Excerpts:\n[1] " + answer.retrieved[0].title)
     assert fake_pipeline.llm.calls[0][0]["content"] == prompts.SYSTEM
 
 
@@ -57,3 +58,34 @@ def test_retrieval_only_does_not_call_the_llm(fake_pipeline):
 def test_bad_questions_are_user_errors(fake_pipeline, question):
     with pytest.raises(UserError):
         fake_pipeline.ask(question)
+
+
+def test_sentences_cite_the_sources_whose_words_they_use():
+    sources = [paper(1), RetrievedPaper("id2", "Speed Paper", [Passage("s", "Decoding is 2.7x faster with drafts.", 0, .5, .1)])]
+    cited = attribute("Decoding gets 2.7x faster [1]. Unrelated pasta recipes taste good. Bad marker [9].", sources)
+    assert cited.text == "Decoding gets 2.7x faster [2]."
+    assert [c.title for c in cited.citations] == ["Speed Paper"] and cited.dropped == 1
+
+
+def test_invented_numbers_and_names_and_refusals_are_caught():
+    evidence = "FineQuant reaches 3.65 times higher throughput on OPT-175B."
+    assert ungrounded_terms("FineQuant reaches 3.65 times on OPT-175B [1].", evidence) == []
+    assert ungrounded_terms("It was written by John Smith in 2023 [1].", evidence) == ["2023", "John", "Smith"]
+    assert ungrounded_terms("It reaches 3.6 times [1].", evidence) == ["3.6"]
+    assert is_refusal("The authors are not mentioned in the excerpts.") and is_refusal(prompts.REFUSAL)
+    assert not is_refusal("FineQuant reaches 3.65 times higher throughput [1].")
+
+
+def test_list_questions_judge_each_candidate_and_list_the_matches(fake_pipeline):
+    answer = fake_pipeline.ask("which papers use structural pruning?")
+    judged = [c for c in fake_pipeline.llm.calls if "Does the paper match" in c[-1]["content"]]
+    assert len(judged) == fake_pipeline.settings.list_candidates
+    assert answer.citations and not answer.abstained
+    for line, citation in zip(answer.text.splitlines(), answer.citations):
+        assert line.startswith(f"- {citation.title} [{citation.n}]: ")
+
+
+def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
+    fake_pipeline.settings.min_score = 0.99
+    answer = fake_pipeline.ask("how do they prune Llama?")
+    assert answer.abstained and answer.text == prompts.REFUSAL and fake_pipeline.llm.calls == []

@@ -57,7 +57,7 @@ def test_ask_streams_then_lists_sources(fake_cli, capsys):
     out = capsys.readouterr().out
     found, answer = out.split("\n\n", 1)
     assert found.startswith("Papers found") and len(found.splitlines()) == 4
-    assert "The first source answers it [1]." in answer
+    assert "[1]." in answer.split("Sources:")[0]
     assert "Sources:\n  [1] " in answer
 
 

@@ -49,7 +49,7 @@ def test_run_on_an_unseen_file_writes_results_and_resumes_from_cache(fake_pipeli
     pruner = "LLM-Pruner: On the Structural Pruning of Large Language Models"
     qa.write_text("\n".join(json.dumps(r) for r in [
         {"id": "a", "question": "structural pruning of large language models", "type": "factoid",
-         "gold_titles": [pruner], "answer_keywords": [["source"]]},
+         "gold_titles": [pruner], "answer_keywords": [["language"]]},
         {"id": "b", "question": "who wrote the paper on cooking?", "type": "unanswerable", "gold_titles": [],
          "answer_keywords": []},
     ]))

@@ -18,7 +18,7 @@ def test_ask_cli_cites_llm_pruner_and_only_corpus_titles(real_data_dir, real_pip
     cited = [c["title"] for c in answer["citations"]]
     assert PRUNER in cited
     assert set(cited) <= seed_titles
-    assert answer["timings"]["first_token_s"] > 0 and answer["timings"]["completion_tokens"] > 0
+    assert answer["timings"]["first_token_s"] > 0 and not answer["abstained"]
 
 
 def test_real_llm_refuses_what_the_papers_do_not_say(real_pipeline):

@@ -49,9 +49,9 @@ def test_escape_shows_titles_literally():
 
 
 def test_retrieved_panel_lists_every_paper_with_its_number_passage_and_score(fake_pipeline):
-    sources = events(fake_pipeline, "which papers prune Llama?", retrieval_only=True)[0]
+    sources = events(fake_pipeline, "how do they prune Llama?", retrieval_only=True)[0]
     papers = sources.retrieval.papers
-    numbers = render.evidence_numbers(papers, fake_pipeline.settings)
+    numbers = render.source_numbers(sources.sources)
     panel = render.retrieved_panel(papers, numbers, sources.retrieval.ms)
     assert "reading them" in panel
     for paper in papers:
@@ -63,14 +63,15 @@ def test_retrieved_panel_lists_every_paper_with_its_number_passage_and_score(fak
 
 
 def test_panel_numbers_before_the_answer_match_the_answers_citations(fake_pipeline):
-    fake_pipeline.llm = FakeLLM("Two papers answer it [2] and [1].")
-    sources, *_, answer = events(fake_pipeline, "which papers prune Llama?")
-    numbers = render.evidence_numbers(sources.retrieval.papers, fake_pipeline.settings)
-    assert {c.n: c.paper_id for c in answer.citations} == {n: pid for pid, n in numbers.items() if n in (1, 2)}
+    sources, *_, answer = events(fake_pipeline, "how do they prune Llama?")
+    numbers = render.source_numbers(sources.sources)
+    assert answer.citations
+    assert {c.n: c.paper_id for c in answer.citations} == {n: pid for pid, n in numbers.items() if n in
+                                                            {c.n for c in answer.citations}}
 
 
 def test_answer_panel_shows_cited_papers_then_uncited_collapsed(fake_pipeline):
-    answer = fake_pipeline.ask("which papers prune Llama?")
+    answer = fake_pipeline.ask("how do they prune Llama?")
     assert [c.n for c in answer.citations] == [1]
     panel = render.answer_panel(answer)
     cited = answer.citations[0]
@@ -86,7 +87,7 @@ def test_answer_panel_shows_cited_papers_then_uncited_collapsed(fake_pipeline):
 
 def test_abstained_answer_cites_nothing_and_collapses_every_paper(fake_pipeline):
     fake_pipeline.llm = FakeLLM("I am not sure.")
-    answer = fake_pipeline.ask("which papers prune Llama?")
+    answer = fake_pipeline.ask("how do they prune Llama?")
     assert answer.abstained
     panel = render.answer_panel(answer)
     assert "cites no paper" in panel and f"Retrieved but not cited ({len(answer.retrieved)})" in panel
@@ -94,14 +95,14 @@ def test_abstained_answer_cites_nothing_and_collapses_every_paper(fake_pipeline)
 
 
 def test_answer_message_ends_with_the_cited_titles(fake_pipeline):
-    answer = fake_pipeline.ask("which papers prune Llama?")
+    answer = fake_pipeline.ask("how do they prune Llama?")
     message = render.answer_message(answer)
     assert message.startswith(answer.text)
     assert message.endswith(f"[1] {render.escape(answer.citations[0].title)}")
 
 
 def test_rewritten_question_is_shown_for_follow_ups_only(fake_pipeline):
-    answer = fake_pipeline.ask("which papers prune Llama?")
+    answer = fake_pipeline.ask("how do they prune Llama?")
     assert "Rewritten" not in render.answer_panel(answer, question="which of those use LoRA?")
     panel = render.answer_panel(answer, question="which of those use LoRA?",
                                 rewritten="Which Llama pruning papers use LoRA?")
@@ -113,13 +114,13 @@ def test_rewritten_question_is_shown_for_follow_ups_only(fake_pipeline):
 # -- follow-up rewriting -------------------------------------------------------------------------------
 
 def test_condense_prompt_has_the_last_two_turns_with_short_answers():
-    history = [Turn("first question?", "old answer"), Turn("which papers prune Llama?", "LLM-Pruner prunes [1]. " * 20),
+    history = [Turn("first question?", "old answer"), Turn("how do they prune Llama?", "LLM-Pruner prunes [1]. " * 20),
                Turn("What is MEXA?", "MEXA measures multilingual alignment [2].")]
     system, human = build_condense_messages(history, "which languages does it cover?")
     assert system["role"] == "system" and human["role"] == "user"
     text = human["content"]
     assert "first question?" not in text and "old answer" not in text
-    assert "User: which papers prune Llama?" in text and "User: What is MEXA?" in text
+    assert "User: how do they prune Llama?" in text and "User: What is MEXA?" in text
     assert "[1]" not in text and "[2]" not in text  # markers mean nothing to the rewriter
     assert text.endswith("Follow-up question: which languages does it cover?\nStandalone question:")
     assert len(text) < 600  # every prompt token costs ~25 ms on the CPU
@@ -135,14 +136,14 @@ def test_compact_and_summarize_answers():
 
 def test_condense_without_history_makes_no_llm_call():
     llm = ScriptedLLM()
-    assert condense_question(llm, [], "which papers prune Llama?") == "which papers prune Llama?"
+    assert condense_question(llm, [], "how do they prune Llama?") == "how do they prune Llama?"
     assert llm.calls == []
 
 
 def test_condense_is_one_short_llm_call():
-    llm = ScriptedLLM("Standalone question: Which papers that prune Llama use LoRA?\nExtra line.")
-    history = [Turn("which papers prune Llama?", "LLM-Pruner [1].")]
-    assert condense_question(llm, history, "which of those use LoRA?") == "Which papers that prune Llama use LoRA?"
+    llm = ScriptedLLM("Standalone question: How do the methods that prune Llama use LoRA?\nExtra line.")
+    history = [Turn("how do they prune Llama?", "LLM-Pruner [1].")]
+    assert condense_question(llm, history, "which of those use LoRA?") == "How do the methods that prune Llama use LoRA?"
     assert llm.max_tokens == [60]
     assert llm.calls == [build_condense_messages(history, "which of those use LoRA?")]
 
@@ -170,12 +171,12 @@ def test_empty_or_long_question_gives_a_chat_message(service, question, message)
 
 
 def test_retrieval_only_answers_at_once_without_the_llm(service):
-    out = service.start("which papers prune Llama?", 3, True, [], [], False)
+    out = service.start("how do they prune Llama?", 3, True, [], [], False)
     assert [m["role"] for m in out.chat] == ["user", "assistant"]
     assert "retrieval only" in content(out.chat) and content(out.chat).count("\n") == 4  # header, blank, 3 papers
     assert "Found 3 papers" in out.panel
     assert out.pending.get("__type__") == "update" and service.pipeline.llm.calls == []
-    assert out.turns[-1].question == "which papers prune Llama?"
+    assert out.turns[-1].question == "how do they prune Llama?"
 
 
 def run_question(service, question, chat=(), history=(), k=5):
@@ -186,37 +187,38 @@ def run_question(service, question, chat=(), history=(), k=5):
 
 
 def test_answer_fills_the_panel_before_the_first_token_then_streams(service):
-    outputs = run_question(service, "which papers prune Llama?")
+    outputs = run_question(service, "how do they prune Llama?")
     panels = [i for i, o in enumerate(outputs) if isinstance(o.panel, str)]
-    streamed = [i for i, o in enumerate(outputs) if content(o.chat).startswith("The")]
+    streamed = [i for i, o in enumerate(outputs) if not content(o.chat).startswith("_")]
     assert panels[0] < streamed[0]
     assert "reading them" in outputs[panels[0]].panel
-    assert [content(o.chat) for o in outputs[streamed[0]:streamed[0] + 2]] == ["The ", "The first "]
+    first, second = (content(o.chat) for o in outputs[streamed[0]:streamed[0] + 2])
+    assert second.startswith(first) and len(second) > len(first)  # token by token
     final = outputs[-1]
     assert final.busy is False and final.send["interactive"] is True
     assert re.search(r"\[1\]", content(final.chat)) and "**Sources**" in content(final.chat)
     assert "Cited by the answer (1)" in outputs[-2].panel
-    cited = [c.title for c in service.pipeline.ask("which papers prune Llama?").citations]
-    summary = summarize_answer("The first source answers it [1].", cited)
-    assert final.turns == [Turn("which papers prune Llama?", summary)]
+    answer = service.pipeline.ask("how do they prune Llama?")
+    summary = summarize_answer(answer.text, [c.title for c in answer.citations])
+    assert final.turns == [Turn("how do they prune Llama?", summary)]
 
 
 def test_follow_up_is_rewritten_before_retrieval_and_shown(service):
-    llm = service.pipeline.llm = ScriptedLLM("Which papers that prune Llama use LoRA?", "LLM-Pruner uses LoRA [1].")
-    history = [Turn("which papers prune Llama?", "LLM-Pruner prunes Llama [1].")]
+    llm = service.pipeline.llm = ScriptedLLM("How do the methods that prune Llama use LoRA?", "LLM-Pruner uses LoRA [1].")
+    history = [Turn("how do they prune Llama?", "LLM-Pruner prunes Llama [1].")]
     outputs = run_question(service, "which of those use LoRA?", history=history)
     assert content(outputs[0].chat) == "_Rewriting the follow-up as a standalone question…_"
     panel = next(o.panel for o in outputs if isinstance(o.panel, str))
-    assert "**Rewritten question:** Which papers that prune Llama use LoRA?" in panel
+    assert "**Rewritten question:** How do the methods that prune Llama use LoRA?" in panel
     assert llm.max_tokens == [60, service.pipeline.settings.max_answer_tokens]
-    assert "Question: Which papers that prune Llama use LoRA?" in llm.calls[1][-1]["content"]
-    assert outputs[-1].turns[-1].question == "Which papers that prune Llama use LoRA?"
+    assert "Question: How do the methods that prune Llama use LoRA?" in llm.calls[1][-1]["content"]
+    assert outputs[-1].turns[-1].question == "How do the methods that prune Llama use LoRA?"
 
 
 def test_questions_wait_while_the_model_warms_up(fake_pipeline):
     service = ChatService(fake_pipeline)  # warm-up not started: not ready
     assert "warming up" in service.status()
-    started = service.start("which papers prune Llama?", 5, False, [], [], False)
+    started = service.start("how do they prune Llama?", 5, False, [], [], False)
     answering = service.answer(started.pending, started.chat, [])
     assert "warming up" in content(next(answering).chat)
     service.start_warm_up().join()
@@ -229,9 +231,9 @@ def test_model_that_failed_to_load_gives_a_message_and_search_still_works(fake_p
     service.load_error = "LLM model file not found: /x.gguf"
     service.ready.set()
     assert "failed to load" in service.status()
-    final = run_question(service, "which papers prune Llama?")[-1]
+    final = run_question(service, "how do they prune Llama?")[-1]
     assert content(final.chat) == "⚠ The model is not available (LLM model file not found: /x.gguf)."
-    assert "retrieval only" in content(service.start("which papers prune Llama?", 5, True, [], [], False).chat)
+    assert "retrieval only" in content(service.start("how do they prune Llama?", 5, True, [], [], False).chat)
 
 
 def test_pipeline_error_is_a_readable_message_and_the_app_keeps_working(service, monkeypatch):
@@ -241,23 +243,23 @@ def test_pipeline_error_is_a_readable_message_and_the_app_keeps_working(service,
 
     with monkeypatch.context() as m:
         m.setattr(service.pipeline, "stream", broken)
-        final = run_question(service, "which papers prune Llama?")[-1]
+        final = run_question(service, "how do they prune Llama?")[-1]
     assert content(final.chat).startswith(
         "⚠ Sorry, something went wrong while answering (RuntimeError: index unavailable)")
     assert final.busy is False and final.send["interactive"] is True
-    final = run_question(service, "which papers prune Llama?", chat=final.chat, history=final.turns)[-1]
+    final = run_question(service, "how do they prune Llama?", chat=final.chat, history=final.turns)[-1]
     assert "[1]" in content(final.chat)
 
 
 def test_a_busy_session_does_not_start_a_second_answer(service):
-    out = service.start("which papers prune Llama?", 5, False, [], [], True)
+    out = service.start("how do they prune Llama?", 5, False, [], [], True)
     assert all(value.get("__type__") == "update" for value in out)
 
 
 def test_api_ask_is_stateless(service):
-    text, panel = service.ask("which papers prune Llama?", 5, False)
+    text, panel = service.ask("how do they prune Llama?", 5, False)
     assert "[1]" in text and "Cited by the answer" in panel
-    text, panel = service.ask("which papers prune Llama?", 5, True)
+    text, panel = service.ask("how do they prune Llama?", 5, True)
     assert "retrieval only" in text and "Found 5 papers" in panel
 
 
@@ -272,7 +274,7 @@ def test_llm_events_share_one_queue_slot_and_retrieval_never_waits(service):
 
 
 def test_stream_event_types_are_what_the_ui_expects(fake_pipeline):
-    kinds = [type(e) for e in events(fake_pipeline, "which papers prune Llama?")]
+    kinds = [type(e) for e in events(fake_pipeline, "how do they prune Llama?")]
     assert kinds[0] is Sources and kinds[-1] is Answer and set(kinds[1:-1]) == {Token}
 
 

@@ -125,7 +125,7 @@ class ChatService:
         for event in self.pipeline.stream(question, k=k, retrieval_only=True):
             if isinstance(event, Sources):
                 r = event.retrieval
-                panel = render.retrieved_panel(r.papers, render.evidence_numbers(r.papers, self.pipeline.settings),
+                panel = render.retrieved_panel(r.papers, render.source_numbers(event.sources),
                                                r.ms, answering=False)
                 return render.papers_message(r.papers, r.ms), panel, [p.title for p in r.papers]
         raise AssertionError("stream ended without sources")
@@ -144,7 +144,7 @@ class ChatService:
         for event in self.pipeline.stream(standalone, k=k):
             if isinstance(event, Sources):
                 r = event.retrieval
-                numbers = render.evidence_numbers(r.papers, self.pipeline.settings)
+                numbers = render.source_numbers(event.sources)
                 panel = render.retrieved_panel(r.papers, numbers, r.ms, question=question, rewritten=rewritten)
                 yield f"_Found {len(r.papers)} papers; reading them…_", panel, None
             elif isinstance(event, Token):

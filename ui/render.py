@@ -10,9 +10,8 @@ import re
 from typing import Sequence
 
 from rag.cite import Citation
-from rag.pipeline import Answer, Timings, select_evidence
+from rag.pipeline import Answer, Timings
 from rag.retrieve import RetrievedPaper
-from rag.settings import Settings
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>~$])")
 
@@ -26,12 +25,10 @@ def escape(text: str) -> str:
     return re.sub(r"^(\d+)([.)])|^([-=+#])", lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
 
 
-def evidence_numbers(papers: Sequence[RetrievedPaper], settings: Settings) -> dict[str, int]:
-    """The [n] each paper gets in the prompt (the pipeline's own evidence selection): lets the panel show
-    the numbers of the streamed markers before the answer is complete. Papers left out of the prompt
-    (no passage fits the evidence budget) have no number."""
-    chosen = select_evidence(list(papers), settings.evidence_tokens * 4)
-    return {paper.paper_id: n for n, paper in enumerate(chosen, start=1)}
+def source_numbers(sources: Sequence[RetrievedPaper]) -> dict[str, int]:
+    """The [n] of each paper as the answer numbers it (the pipeline's Sources event): lets the panel show
+    the numbers of the streamed markers before the answer is complete."""
+    return {paper.paper_id: n for n, paper in enumerate(sources, start=1)}
 
 
 def _rewritten(question: str | None, rewritten: str | None) -> list[str]:

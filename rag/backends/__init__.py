@@ -20,6 +20,23 @@ class LLM(Protocol):
         """Yield the reply's text pieces for OpenAI-style messages; fill `usage` when done."""
         ...
 
+    def yes_probability(self, messages: list[dict]) -> float:
+        """P(yes) / (P(yes) + P(no)) for the first token of the reply to a yes/no question."""
+        ...
+
+
+YES, NO = "yes", "no"
+
+
+def yes_share(top_logprobs: list[tuple[str, float]]) -> float:
+    """From the first token's top (token, logprob) pairs: the share of 'yes' among yes and no."""
+    import math
+
+    words = [(token.strip().casefold(), math.exp(logprob)) for token, logprob in top_logprobs]
+    yes = sum(p for word, p in words if word == YES)
+    no = sum(p for word, p in words if word == NO)
+    return yes / (yes + no) if yes + no else 0.0
+
 
 def load_llm(settings: Settings) -> LLM:
     if settings.backend == "llamacpp":

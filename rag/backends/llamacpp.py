@@ -6,7 +6,7 @@ import queue
 import threading
 from typing import Iterator
 
-from rag.backends import Usage
+from rag.backends import Usage, yes_share
 from rag.errors import UserError
 from rag.models import default_llm_model
 from rag.settings import Settings
@@ -67,3 +67,12 @@ class LlamaCppLLM:
                         yield text
         finally:
             cancelled.set()
+
+    def yes_probability(self, messages: list[dict]) -> float:
+        request = {"messages": messages, "max_tokens": 1, "temperature": 0, "logprobs": True, "top_logprobs": 10}
+        with self.lock:
+            reply = self.server.handle_chat_completions(request)
+        if "error" in reply:
+            raise RuntimeError(f"llama.cpp: {reply['error']}")
+        top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+        return yes_share([(t["token"], t["logprob"]) for t in top])

@@ -1,0 +1,43 @@
+"""'Which papers ...?' questions: the answer is a set of papers, so each candidate is judged on its own
+(one short yes/no check on its most relevant sentence) instead of hoping one generation enumerates them."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import numpy as np
+from langchain_core.messages import convert_to_openai_messages
+
+from rag import prompts
+from rag.backends import LLM
+from rag.embeddings import Embedder
+from rag.retrieve import RetrievedPaper
+
+# Plural nouns for papers: "which papers …", "papers on …", "any works that …".
+_PAPERS = re.compile(r"\b(papers|works|studies|articles|publications)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+
+
+def is_list_question(question: str) -> bool:
+    return _PAPERS.search(question) is not None
+
+
+def key_sentences(question_vec: np.ndarray, papers: list[RetrievedPaper], embedder: Embedder) -> list[str]:
+    """Per paper, the sentence of its best passages closest to the question: the excerpt judged and shown."""
+    sentences = [[s for p in paper.passages[:2] for s in _SENTENCE_END.split(p.text)] for paper in papers]
+    vectors = embedder.embed([s for group in sentences for s in group])
+    best, start = [], 0
+    for group in sentences:
+        scores = vectors[start:start + len(group)] @ question_vec
+        best.append(group[int(np.argmax(scores))])
+        start += len(group)
+    return best
+
+
+def judge(llm: LLM, question: str, papers: list[RetrievedPaper], excerpts: list[str]
+          ) -> Iterator[tuple[RetrievedPaper, str, float]]:
+    """(paper, excerpt, probability that it matches), in the papers' order."""
+    for paper, excerpt in zip(papers, excerpts):
+        messages = prompts.JUDGE.format_messages(question=question, title=paper.title, excerpt=excerpt)
+        yield paper, excerpt, llm.yes_probability(convert_to_openai_messages(messages))
