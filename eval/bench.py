@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = n["first_token_p50"] / p["first_token_p50"]
     text = "\n".join([
         BENCH_SECTION, "",
-        f"Command: `make bench` ({len(items)} questions, {args.per_type} per type, one run, warm model)  ",
+        f"Command: `python -m eval.bench {' '.join(sys.argv[1:] if argv is None else argv)}` ({len(items)} questions, {args.per_type} per type, one run, warm model)  ",
         f"Machine: {machine()}", "",
         table(["measure", f"naive (top-{NAIVE_DOCUMENTS} abstracts)", "product"], rows), "",
         f"Time to first token, naive / product (p50): **{ratio:.1f}x**", ""])

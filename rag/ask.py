@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = Pipeline(settings_from_flags(args))
     pipeline.ensure_index(progress=not args.json)
     out = sys.stdout
+    streamed = ""
     for event in pipeline.stream(question, retrieval_only=args.retrieval_only):
         if args.json:
             if isinstance(event, Answer):
@@ -33,17 +34,20 @@ def main(argv: list[str] | None = None) -> int:
             out.write("\n")
             out.flush()
         elif isinstance(event, Token):
+            streamed += event.text
             out.write(event.text)
             out.flush()
         elif isinstance(event, Answer) and not args.retrieval_only:
-            print_citations(event)
+            print_citations(event, streamed)
     return 0
 
 
-def print_citations(answer: Answer) -> None:
+def print_citations(answer: Answer, streamed: str) -> None:
     if answer.abstained:
         print(f"\n\n{answer.text}")
         return
+    if answer.text.strip() != streamed.strip():  # citations were checked and re-attributed
+        print(f"\n\nWith verified citations:\n{answer.text}")
     print("\n\nSources:")
     for c in answer.citations:
         print(f"  [{c.n}] {c.title}")
