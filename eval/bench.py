@@ -7,7 +7,6 @@ into the "## Benchmark" section of eval/RESULTS.md."""
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from eval.run import QA, load_qa
 from rag import corpus
 from rag.backends import Usage
 from rag.cite import resolve
+from rag.grounding import is_refusal
 from rag.cli import add_settings_flags, run_cli, settings_from_flags
 from rag.pipeline import Pipeline
 from rag.retrieve import Passage, RetrievedPaper
@@ -53,8 +53,8 @@ def naive_answer(pipeline: Pipeline, abstracts: dict[str, str], question: str) -
         pieces.append(piece)
     sources = [RetrievedPaper(p.paper_id, p.title, [Passage("", abstracts[p.title], 0, p.score, 0)]) for p in papers]
     cited = resolve("".join(pieces), sources)
-    refused = bool(re.search(r"don'?t know|do not know|not (mentioned|provided)", cited.text, re.I))
-    return {"text": cited.text, "titles": [c.title for c in cited.citations], "abstained": refused or not cited.citations,
+    return {"text": cited.text, "titles": [c.title for c in cited.citations],
+            "abstained": is_refusal(cited.text) or not cited.citations,
             "first_token_s": first, "total_s": time.perf_counter() - start, "prompt_tokens": usage.prompt_tokens}
 
 

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                 out.write("\n")
         elif isinstance(event, Sources):
             out.write(f"Papers found ({event.retrieval.ms:.0f} ms):\n")
-            for n, paper in enumerate(event.retrieval.papers, start=1):
+            for paper in event.retrieval.papers:
                 out.write(f"  {paper.score:.2f}  {paper.title}\n")
             out.write("\n")
             out.flush()

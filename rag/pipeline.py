@@ -143,7 +143,7 @@ class Pipeline:
             return
         usage = Usage()
         pieces: list[str] = []
-        generate = self._list_pieces(question, sources) if listing else self._answer_pieces(question, sources, usage)
+        generate = self._list_pieces(retrieval, sources) if listing else self._answer_pieces(question, sources, usage)
         for piece in generate:
             if timings.first_token_s is None:
                 timings.first_token_s = time.perf_counter() - start
@@ -163,9 +163,10 @@ class Pipeline:
     def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
         return self.load_llm().stream(build_messages(question, sources), self.settings.max_answer_tokens, usage)
 
-    def _list_pieces(self, question: str, candidates: list[RetrievedPaper]) -> Iterator[str]:
+    def _list_pieces(self, retrieval: Retrieval, candidates: list[RetrievedPaper]) -> Iterator[str]:
         """One line per candidate the LLM judges a match: '- Title [n]: key sentence'."""
-        excerpts = key_sentences(self.embedder.embed([question])[0], candidates, self.embedder)
+        question = retrieval.query
+        excerpts = key_sentences(retrieval.query_vec, candidates, self.embedder)
         numbers = {p.paper_id: n for n, p in enumerate(candidates, start=1)}
         for paper, excerpt, p_yes in judge(self.load_llm(), question, candidates, excerpts):
             if p_yes >= self.settings.list_threshold:

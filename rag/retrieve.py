@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from rag.embeddings import Embedder
 from rag.index import Index
 from rag.settings import Settings
@@ -43,6 +45,7 @@ class Retrieval:
     query: str
     papers: list[RetrievedPaper]
     ms: float
+    query_vec: np.ndarray  # the question's embedding, reused downstream
 
 
 def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
@@ -80,4 +83,4 @@ class Retriever:
             paper.passages.append(Passage(cid, chunk.text, chunk.position,
                                           float(chunk.embedding @ query_vec), fused[cid]))
         ranked = sorted(papers.values(), key=lambda p: p.fused, reverse=True)[:k]
-        return Retrieval(query, ranked, (time.perf_counter() - start) * 1000)
+        return Retrieval(query, ranked, (time.perf_counter() - start) * 1000, query_vec)
