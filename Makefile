@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup browser ui ask test eval bench clean
+.PHONY: setup browser ui ask test eval bench bench-scale clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,10 @@ eval: setup
 # Naive recipe vs the product on the same questions, in one run (~5 min).
 bench: setup
 	$(PY) -m eval.bench
+
+# 100,000 synthetic papers: ingest rate, memory, disk, retrieval latency (~1 h; resumable; not in CI).
+bench-scale: setup
+	$(PY) -m eval.bench_scale
 
 clean:
 	rm -rf $(VENV) data

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from rag.settings import Settings
 
-BENCH_SECTION = "## Benchmark"
+BENCH_SECTION = "## Benchmark"  # written by eval.bench
+SCALE_SECTION = "## Scale"  # written by eval.bench_scale
 ANSWER_COLUMNS = ["n", "keyword_accuracy", "list_precision", "list_recall", "list_f1", "abstention",
                   "false_abstention", "citation_precision", "hallucinated_citations"]
 
@@ -127,7 +128,7 @@ def write_report(out: Path, summary: dict, records: list[dict], command: str, se
                                                  indent=1, ensure_ascii=False))
     chart(summary, out / "results.png")
     path = out / "RESULTS.md"
-    bench = section(path.read_text(), BENCH_SECTION) if path.is_file() else ""  # written by eval.bench
-    path.write_text(markdown(summary, command, settings) + "\n![quality and latency](results.png)\n"
-                    + ("\n" + bench if bench else ""))
+    old = path.read_text() if path.is_file() else ""
+    kept = "".join("\n" + section(old, heading) for heading in (BENCH_SECTION, SCALE_SECTION) if section(old, heading))
+    path.write_text(markdown(summary, command, settings) + "\n![quality and latency](results.png)\n" + kept)
     return path

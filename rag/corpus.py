@@ -5,14 +5,15 @@ Malformed entries are reported as Problems (file and line) and skipped; nothing 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
-import io
 import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from rag.errors import UserError
 
@@ -66,18 +67,32 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def read_text(path: Path) -> str:
-    data = path.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise UserError(f"{path}: binary file, not a text corpus")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise UserError(f"{path}:{line}: not UTF-8 text (byte {e.start}); convert the file to UTF-8") from None
+_BLOCK = 1 << 20
 
 
-def parse_page(text: str, source: str) -> Corpus:
+def check_text(path: Path) -> None:
+    """Reject a binary or non-UTF-8 file before anything of it is ingested, reading it block by block."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 1
+    with path.open("rb") as f:
+        first = True
+        while block := f.read(_BLOCK):
+            if first and b"\x00" in block[:8192]:
+                raise UserError(f"{path}: binary file, not a text corpus")
+            first = False
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as e:
+                line = lines + block[: e.start].count(b"\n")
+                raise UserError(f"{path}:{line}: not UTF-8 text; convert the file to UTF-8") from None
+            lines += block.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise UserError(f"{path}:{lines}: not UTF-8 text (truncated character at the end)") from None
+
+
+def parse_page(text: str, source: str) -> Iterator[Paper | Problem]:
     """A scraped page: blank-line separated blocks; a short title block followed by a long abstract block.
     Blocks before the first paper are page chrome and skipped quietly."""
     blocks: list[tuple[int, list[str]]] = []
@@ -87,28 +102,27 @@ def parse_page(text: str, source: str) -> Corpus:
                 blocks[-1][1].append(line)
             else:
                 blocks.append((number, [line]))
-    corpus = Corpus()
+    started = False  # a paper was found: later stray blocks are problems, not chrome
     pending_title: tuple[int, str] | None = None
     for number, lines in blocks:
         # A title and its abstract may also share one block on adjacent lines.
         if len(lines) > 1 and _is_title(lines[0]) and _is_abstract(" ".join(lines[1:])):
-            _close_title(corpus, pending_title, source)
+            yield from _unused_title(started, pending_title, source)
             pending_title = (number, clean(lines[0]))
             lines, number = lines[1:], number + 1
         block = clean(" ".join(lines))
         if _is_abstract(block):
             if pending_title is None:
-                if corpus.papers:
-                    corpus.problems.append(Problem(source, number, "abstract without a title line; skipped"))
+                if started:
+                    yield Problem(source, number, "abstract without a title line; skipped")
                 continue
             title_line, title = pending_title
-            corpus.papers.append(Paper(paper_id(title), title, block, source=f"{source}:{title_line}"))
-            pending_title = None
+            yield Paper(paper_id(title), title, block, source=f"{source}:{title_line}")
+            started, pending_title = True, None
         else:
-            _close_title(corpus, pending_title, source)
+            yield from _unused_title(started, pending_title, source)
             pending_title = (number, block) if _is_title(block) else None
-    _close_title(corpus, pending_title, source)
-    return corpus
+    yield from _unused_title(started, pending_title, source)
 
 
 def _is_abstract(text: str) -> bool:
@@ -119,62 +133,70 @@ def _is_title(text: str) -> bool:
     return 0 < len(text.split()) <= TITLE_MAX_WORDS
 
 
-def _close_title(corpus: Corpus, pending: tuple[int, str] | None, source: str) -> None:
+def _unused_title(started: bool, pending: tuple[int, str] | None, source: str) -> Iterator[Problem]:
     """A title-like line with no abstract after it: chrome before the first paper, else a problem."""
-    if pending and corpus.papers:
-        corpus.problems.append(Problem(source, pending[0], f"no abstract after {pending[1][:60]!r}; skipped"))
+    if pending and started:
+        yield Problem(source, pending[0], f"no abstract after {pending[1][:60]!r}; skipped")
 
 
-def _record(fields: dict, source: str, line: int, corpus: Corpus) -> None:
+def _record(fields: dict, source: str, line: int) -> Paper | Problem:
     title = clean(str(fields.get("title") or ""))
     abstract = clean(str(fields.get("abstract") or ""))
     missing = [name for name, value in (("title", title), ("abstract", abstract)) if not value]
     if missing:
-        corpus.problems.append(Problem(source, line, f"missing {' and '.join(missing)}; skipped"))
-        return
+        return Problem(source, line, f"missing {' and '.join(missing)}; skipped")
     extra = {name: clean(str(fields.get(name) or "")) for name in ("url", "authors", "date")}
     if isinstance(fields.get("authors"), list):
         extra["authors"] = ", ".join(clean(str(a)) for a in fields["authors"])
-    corpus.papers.append(Paper(paper_id(title), title, abstract, source=f"{source}:{line}", **extra))
+    return Paper(paper_id(title), title, abstract, source=f"{source}:{line}", **extra)
 
 
-def parse_jsonl(text: str, source: str) -> Corpus:
-    corpus = Corpus()
-    for number, line in enumerate(text.splitlines(), start=1):
+def parse_jsonl(lines: Iterable[str], source: str) -> Iterator[Paper | Problem]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             fields = json.loads(line)
         except json.JSONDecodeError as e:
-            corpus.problems.append(Problem(source, number, f"invalid JSON ({e.msg}); skipped"))
+            yield Problem(source, number, f"invalid JSON ({e.msg}); skipped")
             continue
         if not isinstance(fields, dict):
-            corpus.problems.append(Problem(source, number, "not a JSON object; skipped"))
+            yield Problem(source, number, "not a JSON object; skipped")
             continue
-        _record(fields, source, number, corpus)
-    return corpus
+        yield _record(fields, source, number)
 
 
-def parse_csv(text: str, source: str) -> Corpus:
-    reader = csv.DictReader(io.StringIO(text))
+def parse_csv(lines: Iterable[str], source: str) -> Iterator[Paper | Problem]:
+    reader = csv.DictReader(lines)
     if not reader.fieldnames or not {"title", "abstract"} <= set(reader.fieldnames):
         raise UserError(f"{source}:1: a CSV corpus needs the columns 'title' and 'abstract'")
-    corpus = Corpus()
     for row in reader:
-        _record(row, source, reader.line_num, corpus)
-    return corpus
+        yield _record(row, source, reader.line_num)
 
 
-def read_file(path: Path) -> Corpus:
+def check_file(path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise UserError(f"{path}: unsupported corpus file (use {', '.join(sorted(SUFFIXES))})")
-    text = read_text(path)
-    if suffix == ".jsonl":
-        return parse_jsonl(text, str(path))
-    if suffix == ".csv":
-        return parse_csv(text, str(path))
-    return parse_page(text, str(path))
+    try:
+        check_text(path)
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def read_file(path: Path) -> Iterator[Paper | Problem]:
+    """Papers and problems of one checked file, streamed: JSONL and CSV are read line by line."""
+    suffix = path.suffix.lower()
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            if suffix == ".jsonl":
+                yield from parse_jsonl(f, str(path))
+            elif suffix == ".csv":
+                yield from parse_csv(f, str(path))
+            else:
+                yield from parse_page(f.read(), str(path))
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def corpus_files(paths: list[Path]) -> list[Path]:
@@ -189,21 +211,32 @@ def corpus_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+class CorpusReader:
+    """Streams the papers of files and folders; collects problems as it goes. A title seen twice keeps its
+    first record and reports the second (the only state kept per paper is its id)."""
+
+    def __init__(self, paths: list[Path]):
+        self.files = corpus_files(paths)
+        for file in self.files:  # a bad file stops the run before anything is ingested
+            check_file(file)
+        self.problems: list[Problem] = []
+
+    def __iter__(self) -> Iterator[Paper]:
+        first_seen: dict[str, str] = {}
+        for file in self.files:
+            for item in read_file(file):
+                if isinstance(item, Problem):
+                    self.problems.append(item)
+                elif item.id in first_seen:
+                    path, _, line = item.source.rpartition(":")
+                    self.problems.append(Problem(path, int(line), f"duplicate title (first at {first_seen[item.id]}); skipped"))
+                else:
+                    first_seen[item.id] = item.source
+                    yield item
+
+
 def load(paths: list[Path]) -> Corpus:
-    """Read every corpus file; a title seen twice keeps its first record and reports the second."""
-    corpus = Corpus()
-    first_seen: dict[str, str] = {}
-    for file in corpus_files(paths):
-        try:
-            part = read_file(file)
-        except OSError as e:
-            raise UserError(f"{file}: cannot read ({e.strerror})") from None
-        corpus.problems += part.problems
-        for paper in part.papers:
-            if paper.id in first_seen:
-                path, _, line = paper.source.rpartition(":")
-                corpus.problems.append(Problem(path, int(line), f"duplicate title (first at {first_seen[paper.id]}); skipped"))
-                continue
-            first_seen[paper.id] = paper.source
-            corpus.papers.append(paper)
-    return corpus
+    """The whole corpus in memory (small corpora, tests and evaluation); ingestion streams instead."""
+    reader = CorpusReader(paths)
+    papers = list(reader)
+    return Corpus(papers, reader.problems)

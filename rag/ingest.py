@@ -1,8 +1,8 @@
 """Ingest corpus files into the index: `python -m rag.ingest PATH...`.
 
 Idempotent: chunk ids are content hashes, so re-ingesting the same file adds nothing and a changed
-abstract replaces exactly its own chunks. Work is done in batches, so an interrupted run is finished
-by the next one."""
+abstract replaces exactly its own chunks. Files are streamed and work is done in batches of papers, so
+memory stays flat and an interrupted run (even `kill -9`) is finished by the next one."""
 
 from __future__ import annotations
 
@@ -11,19 +11,19 @@ import sys
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
-from rag import corpus as corpus_mod
 from rag.chunking import chunk_papers, make_splitter
 from rag.cli import add_settings_flags, run_cli, settings_from_flags
-from rag.corpus import Problem
+from rag.corpus import CorpusReader, Problem
 from rag.embeddings import Embedder
 from rag.index import Index
 from rag.settings import Settings
 
 
-def batched(items: list, size: int):
+def batched(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -44,11 +44,12 @@ class IngestReport:
 
 def ingest(paths: list[Path], settings: Settings, index: Index, embedder: Embedder,
            progress: bool = True) -> IngestReport:
-    corpus = corpus_mod.load(paths)
-    report = IngestReport(papers=len(corpus.papers), problems=corpus.problems)
+    reader = CorpusReader(paths)  # streamed: memory does not grow with the corpus
+    report = IngestReport(problems=reader.problems)
     splitter = make_splitter(settings.chunk_chars, settings.chunk_overlap)
-    with tqdm(total=len(corpus.papers), unit="paper", desc="ingesting", disable=not progress) as bar:
-        for batch in batched(corpus.papers, settings.batch_size):
+    with tqdm(unit="paper", desc="ingesting", disable=not progress) as bar:
+        for batch in batched(reader, settings.batch_size):
+            report.papers += len(batch)
             chunks = list(chunk_papers(batch, splitter))
             existing = index.ids_of_papers([p.id for p in batch])
             new = [c for c in chunks if c.id not in existing]

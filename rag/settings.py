@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +48,18 @@ class Settings(BaseSettings):
     list_threshold: float = Field(0.4, description="probability of 'yes' a paper needs to be listed")
 
     # Ingestion
-    batch_size: int = Field(256, description="chunks embedded and written per batch")
+    batch_size: int = Field(256, description="papers chunked, embedded and written per batch")
 
-    backend: Literal["llamacpp"] = Field("llamacpp", description="LLM runtime")
+    backend: Literal["llamacpp", "transformers", "openai"] = Field(
+        "llamacpp", description="LLM runtime: llamacpp (in-process GGUF), transformers (Hugging Face; llm_model is a "
+        "folder or a GGUF), or openai (any OpenAI-compatible server at openai_url)")
+    openai_url: str | None = Field(None, description="base URL of an OpenAI-compatible server, e.g. "
+                                   "http://127.0.0.1:8080/v1 (backend openai)")
+    openai_model: str | None = Field(None, description="model name sent to the server (default: the first one its "
+                                     "/models lists)")
+    openai_api_key: SecretStr | None = Field(None, description="API key sent as a Bearer token, if the server wants one")
+    request_timeout: float = Field(120.0, gt=0, description="seconds the LLM server may take to connect or to send "
+                                   "the next piece of an answer")
 
     @property
     def chroma_dir(self) -> Path:

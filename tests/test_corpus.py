@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from rag.corpus import load, normalize_title, paper_id, parse_page
+from rag.corpus import Corpus, Problem, load, normalize_title, paper_id, parse_page
 from rag.errors import UserError
 
 from conftest import SEED_FILE
@@ -30,9 +30,14 @@ def test_paper_id_is_stable_under_case_and_punctuation():
 ABSTRACT = "This paper studies a thing. " * 10
 
 
+def page(text: str) -> Corpus:
+    items = list(parse_page(text, "page.txt"))
+    return Corpus([i for i in items if not isinstance(i, Problem)], [i for i in items if isinstance(i, Problem)])
+
+
 def test_page_reports_title_without_abstract_and_orphan_abstract():
     text = f"chrome\n\nTitle One\n\n{ABSTRACT}\n\nLonely Title\n\nTitle Two\n\n{ABSTRACT}\n\n{ABSTRACT}\n"
-    corpus = parse_page(text, "page.txt")
+    corpus = page(text)
     assert [p.title for p in corpus.papers] == ["Title One", "Title Two"]
     messages = [str(p) for p in corpus.problems]
     assert messages[0].startswith("page.txt:7: no abstract after 'Lonely Title'")
@@ -40,7 +45,7 @@ def test_page_reports_title_without_abstract_and_orphan_abstract():
 
 
 def test_page_accepts_title_directly_above_abstract():
-    corpus = parse_page(f"Adjacent Title\n{ABSTRACT}\n", "p.txt")
+    corpus = page(f"Adjacent Title\n{ABSTRACT}\n")
     assert [(p.title, p.abstract) for p in corpus.papers] == [("Adjacent Title", ABSTRACT.strip())]
 
 
