@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     question = check_question(args.question)  # fail fast, before any model loads
     pipeline = Pipeline(settings_from_flags(args))
+    if not args.retrieval_only:
+        pipeline.load_llm()  # a bad model setting fails before any indexing
     pipeline.ensure_index(progress=not args.json)
     out = sys.stdout
     streamed = ""

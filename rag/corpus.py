@@ -203,7 +203,10 @@ def corpus_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+            if not found:
+                raise UserError(f"{path}: no corpus files ({', '.join(sorted(SUFFIXES))}) in this folder")
+            files += found
         elif path.is_file():
             files.append(path)
         else:

@@ -10,6 +10,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -30,24 +31,67 @@ class StoredChunk:
     embedding: np.ndarray
 
 
+CONNECT_TIMEOUT_S = 5.0  # an unreachable server fails fast
+
+
 def open_client(settings: Settings):
     import chromadb
 
     chroma_settings = chromadb.Settings(anonymized_telemetry=False)
     if settings.chroma_url:
-        from urllib.parse import urlparse
-
-        url = urlparse(settings.chroma_url)
-        try:
-            return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                                       ssl=url.scheme == "https", settings=chroma_settings)
-        except Exception as e:
-            raise UserError(f"cannot reach Chroma server at {settings.chroma_url}: {e}") from None
+        return _server_client(settings, chroma_settings)
     try:
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
     except OSError as e:
         raise UserError(f"data folder {settings.data_dir} is not usable: {e.strerror}") from None
+    except Exception as e:  # e.g. a corrupted or incompatible chroma.sqlite3
+        raise UserError(f"cannot open the index in {settings.chroma_dir} ({_first_line(e)}); move that folder "
+                        "away and ingest again to rebuild it") from None
+
+
+def _server_client(settings: Settings, chroma_settings):
+    """A Chroma server: checked with a bounded heartbeat first, and every later call bounded too
+    (chromadb's own HTTP client waits forever)."""
+    import chromadb
+    import httpx
+
+    url = urlparse(settings.chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise UserError(f"invalid Chroma URL {settings.chroma_url!r}: use http://HOST:PORT")
+    port = url.port or (443 if url.scheme == "https" else 8000)
+    timeout = httpx.Timeout(settings.request_timeout, connect=CONNECT_TIMEOUT_S)
+    try:
+        httpx.get(f"{url.scheme}://{url.hostname}:{port}/api/v2/heartbeat", timeout=timeout).raise_for_status()
+        client = chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings)
+    except Exception as e:
+        raise UserError(f"cannot reach the Chroma server at {settings.chroma_url}: {_first_line(e)}") from None
+    client._server._session.timeout = timeout
+    return client
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class _ServerCollection:
+    """A collection on a Chroma server: a lost connection or a timeout becomes one clear error."""
+
+    def __init__(self, collection, url: str):
+        self.collection, self.url = collection, url
+
+    def __getattr__(self, name: str):
+        method = getattr(self.collection, name)
+
+        def call(*args, **kwargs):
+            import httpx
+
+            try:
+                return method(*args, **kwargs)
+            except httpx.HTTPError as e:
+                raise UserError(f"the Chroma server at {self.url} failed: {_first_line(e)}") from None
+        return call
 
 
 class KeywordIndex:
@@ -84,8 +128,11 @@ class KeywordIndex:
 
         if not (self.folder / "ids.json").is_file():
             return False
-        self.bm25 = bm25s.BM25.load(str(self.folder), show_progress=False)
-        self.ids = json.loads((self.folder / "ids.json").read_text())
+        try:
+            self.bm25 = bm25s.BM25.load(str(self.folder), show_progress=False)
+            self.ids = json.loads((self.folder / "ids.json").read_text())
+        except (OSError, ValueError, KeyError):  # damaged: it is derived data, so it is rebuilt
+            return False
         return True
 
     def search(self, query: str, n: int) -> list[str]:
@@ -99,6 +146,14 @@ class KeywordIndex:
         return [self.ids[d] for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
+def keyword_folder_name(settings: Settings) -> str:
+    """One keyword index per collection, and per server for a remote Chroma."""
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return f"{settings.collection}@{url.hostname}_{url.port or 8000}"
+    return settings.collection
+
+
 class Index:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -108,8 +163,10 @@ class Index:
                 settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
         except Exception as e:
             where = settings.chroma_url or settings.chroma_dir
-            raise UserError(f"cannot open the index at {where}: {e}") from None
-        self.keyword = KeywordIndex(settings.data_dir / "bm25" / settings.collection)
+            raise UserError(f"cannot open the index at {where}: {_first_line(e)}") from None
+        if settings.chroma_url:
+            self.collection = _ServerCollection(self.collection, settings.chroma_url)
+        self.keyword = KeywordIndex(settings.data_dir / "bm25" / keyword_folder_name(settings))
         self._keyword_ready = False
 
     def count(self) -> int:

@@ -29,7 +29,11 @@ class LlamaCppLLM:
         params.cache_prompt = True  # the shared system prompt is prefilled once
         params.verbosity = 0  # llama.cpp is chatty on stderr otherwise
         self.temperature = settings.temperature
-        self.server = xllamacpp.Server(params)
+        try:
+            self.server = xllamacpp.Server(params)
+        except RuntimeError:
+            raise UserError(f"cannot load the LLM model file {path}: not a valid GGUF model, or too large "
+                            f"for n_ctx={settings.n_ctx}") from None
         self.lock = threading.Lock()  # one generation at a time on the one model
 
     def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:

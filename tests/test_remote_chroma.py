@@ -1,0 +1,113 @@
+"""Against a real Chroma server on loopback (`chroma run`, started and stopped here): ingest and ask work
+the same as with the local folder, and a missing or silent server is one clear line, with no hang."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from rag.errors import UserError
+from rag.index import Index
+from rag.settings import Settings
+
+from conftest import PROJECT_ROOT, SEEDS
+
+CHROMA = Path(sys.executable).parent / "chroma"
+FINEQUANT = "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
+
+
+def start_server(path: Path, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
+                return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("the Chroma server did not start")
+            time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    proc = start_server(tmp_path_factory.mktemp("chroma-server"), port)
+    yield f"http://127.0.0.1:{port}"
+    stop_server(proc)
+
+
+def test_ingest_and_ask_through_a_chroma_server(server, tmp_path, seed_titles):
+    flags = ["--chroma-url", server, "--data-dir", str(tmp_path / "local")]
+    ingested = run("rag.ingest", str(SEEDS), *flags)
+    assert ingested.returncode == 0, ingested.stderr
+    assert "78 papers: 436 chunks added" in ingested.stdout
+    assert not (tmp_path / "local" / "chroma").exists()  # the vectors live on the server
+    assert Index(Settings(chroma_url=server, data_dir=tmp_path / "other")).count() == 436
+
+    asked = run("rag.ask", "--json", "How much higher throughput does FineQuant reach?", *flags)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert [c["title"] for c in answer["citations"]] == [FINEQUANT]
+    assert "3.65" in answer["text"]
+    assert {p["title"] for p in answer["retrieved"]} <= seed_titles
+
+
+def test_unreachable_server_is_one_line_naming_the_url(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = run("rag.ask", "pruning", "--retrieval-only", "--chroma-url", url, "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: cannot reach the Chroma server at {url}: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_silent_server_times_out_instead_of_hanging(tmp_path):
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = run("rag.ask", "pruning", "--retrieval-only", "--chroma-url", url, "--request-timeout", "2",
+                     "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: cannot reach the Chroma server at {url}: timed out"
+
+
+def test_server_lost_mid_session_is_a_user_error(tmp_path):
+    port = free_port()
+    proc = start_server(tmp_path / "server", port)
+    index = Index(Settings(chroma_url=f"http://127.0.0.1:{port}", data_dir=tmp_path / "local"))
+    assert index.count() == 0
+    stop_server(proc)
+    with pytest.raises(UserError, match=f"the Chroma server at http://127.0.0.1:{port} failed"):
+        index.count()
+
+
+def test_invalid_url_is_one_line(tmp_path):
+    result = run("rag.ask", "q", "--retrieval-only", "--chroma-url", "localhost:8000", "--data-dir", str(tmp_path))
+    assert result.stderr.strip() == "error: invalid Chroma URL 'localhost:8000': use http://HOST:PORT"
