@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -36,8 +37,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class App(NamedTuple):
+    url: str
+    pid: int
+
+
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
     port = free_port()
     log_path = tmp / "app.log"
@@ -58,7 +64,7 @@ def app_url(tmp_path_factory):
                         break
             except OSError:
                 time.sleep(0.5)
-        yield url
+        yield App(url, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -68,6 +74,11 @@ def app_url(tmp_path_factory):
             proc.wait()
         log = log_path.read_text()
         assert "Traceback" not in log, log[-3000:]  # every error was handled and shown as a message
+
+
+@pytest.fixture(scope="module")
+def app_url(app) -> str:
+    return app.url
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +223,34 @@ def test_api_answers_with_citations_and_search_does_not_wait(app_url):
     assert "retrieval only" in listing and PRUNER in listing
     with pytest.raises(AppError, match="the question is empty"):
         client.predict("  ", 5, False, api_name="/ask")
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+
+
+def test_eight_simultaneous_users_are_all_answered_and_memory_stays_flat(app):
+    """30 answers through the API, 8 at a time: none is lost or mixed up, and the app's memory stays flat."""
+    from gradio_client import Client
+
+    from eval.run import load_qa
+    from rag.prompts import REFUSAL
+
+    items = [i for i in load_qa(PROJECT_ROOT / "eval" / "qa.jsonl") if i.type == "factoid"][:8]
+    client = Client(app.url, verbose=False)
+
+    def answer_at_once(count: int) -> None:
+        jobs = [(item, client.submit(item.question, 2, False, api_name="/ask")) for item in items[:count]]
+        for item, job in jobs:
+            answer, sources = job.result(timeout=600)
+            assert re.search(r"\[\d+\]", answer) or REFUSAL in answer, answer
+            assert item.gold_titles[0] in sources  # each user got the answer to their own question
+
+    answer_at_once(8)
+    warm = rss_mb(app.pid)
+    for count in (8, 8, 6):
+        answer_at_once(count)
+    grown = rss_mb(app.pid) - warm
+    print(f"app memory after 8 answers {warm:.0f} MB, after 30: {warm + grown:.0f} MB")
+    assert grown < 0.05 * warm
