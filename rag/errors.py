@@ -3,3 +3,9 @@
 
 class UserError(Exception):
     pass
+
+
+def first_line(error: Exception) -> str:
+    """A library's exception as one line for a user message."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag.chunking import Chunk
-from rag.errors import UserError
+from rag.errors import UserError, first_line
 from rag.settings import Settings
 
 _PAGE = 5000  # rows read from Chroma per call
@@ -46,7 +46,7 @@ def open_client(settings: Settings):
     except OSError as e:
         raise UserError(f"data folder {settings.data_dir} is not usable: {e.strerror}") from None
     except Exception as e:  # e.g. a corrupted or incompatible chroma.sqlite3
-        raise UserError(f"cannot open the index in {settings.chroma_dir} ({_first_line(e)}); move that folder "
+        raise UserError(f"cannot open the index in {settings.chroma_dir} ({first_line(e)}); move that folder "
                         "away and ingest again to rebuild it") from None
 
 
@@ -65,14 +65,9 @@ def _server_client(settings: Settings, chroma_settings):
         httpx.get(f"{url.scheme}://{url.hostname}:{port}/api/v2/heartbeat", timeout=timeout).raise_for_status()
         client = chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings)
     except Exception as e:
-        raise UserError(f"cannot reach the Chroma server at {settings.chroma_url}: {_first_line(e)}") from None
+        raise UserError(f"cannot reach the Chroma server at {settings.chroma_url}: {first_line(e)}") from None
     client._server._session.timeout = timeout
     return client
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 class _ServerCollection:
@@ -90,7 +85,7 @@ class _ServerCollection:
             try:
                 return method(*args, **kwargs)
             except httpx.HTTPError as e:
-                raise UserError(f"the Chroma server at {self.url} failed: {_first_line(e)}") from None
+                raise UserError(f"the Chroma server at {self.url} failed: {first_line(e)}") from None
         return call
 
 
@@ -163,7 +158,7 @@ class Index:
                 settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
         except Exception as e:
             where = settings.chroma_url or settings.chroma_dir
-            raise UserError(f"cannot open the index at {where}: {_first_line(e)}") from None
+            raise UserError(f"cannot open the index at {where}: {first_line(e)}") from None
         if settings.chroma_url:
             self.collection = _ServerCollection(self.collection, settings.chroma_url)
         self.keyword = KeywordIndex(settings.data_dir / "bm25" / keyword_folder_name(settings))

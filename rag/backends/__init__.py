@@ -39,8 +39,17 @@ def yes_share(top_logprobs: list[tuple[str, float]]) -> float:
 
 
 def load_llm(settings: Settings) -> LLM:
+    # Imported on demand: each backend pulls in its own heavy runtime.
     if settings.backend == "llamacpp":
         from rag.backends.llamacpp import LlamaCppLLM
 
         return LlamaCppLLM(settings)
+    if settings.backend == "transformers":
+        from rag.backends.transformers import TransformersLLM
+
+        return TransformersLLM(settings)
+    if settings.backend == "openai":
+        from rag.backends.openai import OpenAILLM
+
+        return OpenAILLM(settings)
     raise ValueError(f"unknown backend {settings.backend!r}")
