@@ -55,11 +55,11 @@ class Settings(BaseSettings):
         "folder or a GGUF), or openai (any OpenAI-compatible server at openai_url)")
     openai_url: str | None = Field(None, description="base URL of an OpenAI-compatible server, e.g. "
                                    "http://127.0.0.1:8080/v1 (backend openai)")
-    openai_model: str | None = Field(None, description="model name sent to the server (default: the first one its "
-                                     "/models lists)")
+    openai_model: str | None = Field(None, description="model name sent to the server; None: the first one its "
+                                     "/models lists")
     openai_api_key: SecretStr | None = Field(None, description="API key sent as a Bearer token, if the server wants one")
-    request_timeout: float = Field(120.0, gt=0, description="seconds the LLM server may take to connect or to send "
-                                   "the next piece of an answer")
+    request_timeout: float = Field(120.0, gt=0, description="seconds a server (Chroma, or the LLM's) may take to "
+                                   "answer or to send the next piece of an answer")
 
     @property
     def chroma_dir(self) -> Path:
