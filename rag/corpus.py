@@ -166,20 +166,35 @@ def parse_jsonl(lines: Iterable[str], source: str) -> Iterator[Paper | Problem]:
         yield _record(fields, source, number)
 
 
+csv.field_size_limit(1 << 24)  # an abstract may be long; the default limit is 128 KiB
+
+
 def parse_csv(lines: Iterable[str], source: str) -> Iterator[Paper | Problem]:
-    reader = csv.DictReader(lines)
+    reader = csv.DictReader(lines, strict=True)
     if not reader.fieldnames or not {"title", "abstract"} <= set(reader.fieldnames):
         raise UserError(f"{source}:1: a CSV corpus needs the columns 'title' and 'abstract'")
-    for row in reader:
-        yield _record(row, source, reader.line_num)
+    while True:
+        line = reader.line_num + 1  # where the record starts: it may span several lines
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise UserError(f"{source}:{line}: malformed CSV ({e})") from None
+        yield _record(row, source, line)
 
 
 def check_file(path: Path) -> None:
+    """Everything that makes a whole file unusable is found here, before anything is ingested."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise UserError(f"{path}: unsupported corpus file (use {', '.join(sorted(SUFFIXES))})")
     try:
         check_text(path)
+        if suffix == ".csv":  # a missing column or an unclosed quote spoils every later record
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                for _ in parse_csv(f, str(path)):
+                    pass
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
 
@@ -211,12 +226,12 @@ def corpus_files(paths: list[Path]) -> list[Path]:
             files.append(path)
         else:
             raise UserError(f"{path}: no such file or folder")
-    return files
+    return list({f.resolve(): f for f in files}.values())  # a file named twice (or with its folder) is read once
 
 
 class CorpusReader:
     """Streams the papers of files and folders; collects problems as it goes. A title seen twice keeps its
-    first record and reports the second (the only state kept per paper is its id)."""
+    first record and reports the second (the state kept per paper is its id and where it was read)."""
 
     def __init__(self, paths: list[Path]):
         self.files = corpus_files(paths)

@@ -31,7 +31,7 @@ class StoredChunk:
     embedding: np.ndarray
 
 
-CONNECT_TIMEOUT_S = 5.0  # an unreachable server fails fast
+HEARTBEAT_TIMEOUT_S = 5.0  # a server that is down or silent is reported within seconds
 
 
 def open_client(settings: Settings):
@@ -60,13 +60,12 @@ def _server_client(settings: Settings, chroma_settings):
     if url.scheme not in ("http", "https") or not url.hostname:
         raise UserError(f"invalid Chroma URL {settings.chroma_url!r}: use http://HOST:PORT")
     port = url.port or (443 if url.scheme == "https" else 8000)
-    timeout = httpx.Timeout(settings.request_timeout, connect=CONNECT_TIMEOUT_S)
     try:
-        httpx.get(f"{url.scheme}://{url.hostname}:{port}/api/v2/heartbeat", timeout=timeout).raise_for_status()
+        httpx.get(f"{url.scheme}://{url.hostname}:{port}/api/v2/heartbeat", timeout=HEARTBEAT_TIMEOUT_S).raise_for_status()
         client = chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings)
     except Exception as e:
         raise UserError(f"cannot reach the Chroma server at {settings.chroma_url}: {first_line(e)}") from None
-    client._server._session.timeout = timeout
+    client._server._session.timeout = httpx.Timeout(settings.request_timeout, connect=HEARTBEAT_TIMEOUT_S)
     return client
 
 
@@ -80,11 +79,9 @@ class _ServerCollection:
         method = getattr(self.collection, name)
 
         def call(*args, **kwargs):
-            import httpx
-
             try:
                 return method(*args, **kwargs)
-            except httpx.HTTPError as e:
+            except Exception as e:  # connection lost, timed out, or an error answer (chromadb raises plain ones)
                 raise UserError(f"the Chroma server at {self.url} failed: {first_line(e)}") from None
         return call
 
@@ -173,8 +170,11 @@ class Index:
 
     def add(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
         self.invalidate_keyword_index()
-        self.collection.upsert(ids=[c.id for c in chunks], embeddings=embeddings,
-                               documents=[c.text for c in chunks], metadatas=[c.metadata for c in chunks])
+        step = self.client.get_max_batch_size()  # Chroma's limit per call
+        for start in range(0, len(chunks), step):
+            part = chunks[start:start + step]
+            self.collection.upsert(ids=[c.id for c in part], embeddings=embeddings[start:start + step],
+                                   documents=[c.text for c in part], metadatas=[c.metadata for c in part])
 
     def delete(self, ids: list[str]) -> None:
         if ids:

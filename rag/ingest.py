@@ -7,6 +7,8 @@ memory stays flat and an interrupted run (even `kill -9`) is finished by the nex
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from dataclasses import dataclass, field
 from itertools import islice
@@ -42,9 +44,31 @@ class IngestReport:
                 f"{self.unchanged} unchanged; {len(self.problems)} problems")
 
 
-def ingest(paths: list[Path], settings: Settings, index: Index, embedder: Embedder,
+def pending_file(settings: Settings) -> Path:
+    """Names the paths of an ingest that has started and not finished (killed, interrupted, failed)."""
+    return settings.data_dir / "ingest-pending.json"
+
+
+def unfinished_ingest(settings: Settings) -> list[Path]:
+    """The paths of an ingest that stopped before it finished; none while its process still runs."""
+    try:
+        pending = json.loads(pending_file(settings).read_text())
+        os.kill(pending["pid"], 0)
+        return []  # still running (e.g. a long `rag.ingest` beside the chat)
+    except ProcessLookupError:
+        return [Path(p) for p in pending["paths"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def ingest(paths: list[Path], settings: Settings, index: Index | None = None, embedder: Embedder | None = None,
            progress: bool = True) -> IngestReport:
-    reader = CorpusReader(paths)  # streamed: memory does not grow with the corpus
+    reader = CorpusReader(paths)  # bad files stop the run here, before models load or anything is written
+    index = index or Index(settings)
+    embedder = embedder or Embedder(settings.embedding_model)
+    pending = pending_file(settings)
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.write_text(json.dumps({"pid": os.getpid(), "paths": [str(p.resolve()) for p in paths]}))
     report = IngestReport(problems=reader.problems)
     splitter = make_splitter(settings.chunk_chars, settings.chunk_overlap)
     with tqdm(unit="paper", desc="ingesting", disable=not progress) as bar:
@@ -63,6 +87,7 @@ def ingest(paths: list[Path], settings: Settings, index: Index, embedder: Embedd
             bar.update(len(batch))
     if report.added or report.removed or not index.keyword.load():
         index.rebuild_keyword_index()
+    pending.unlink()
     return report
 
 
@@ -72,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     add_settings_flags(parser)
     args = parser.parse_args(argv)
     settings = settings_from_flags(args)
-    report = ingest(args.paths, settings, Index(settings), Embedder(settings.embedding_model))
+    report = ingest(args.paths, settings)
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     print(report.summary())

@@ -110,11 +110,19 @@ class Pipeline:
         self.retriever = Retriever(self.index, self.embedder, self.settings)
 
     def ensure_index(self, progress: bool = True) -> None:
-        """Ingest the configured corpus when the index is empty (first use)."""
-        if self.index.count() == 0:
-            from rag.ingest import ingest
+        """Finish an interrupted ingest, or ingest the configured corpus when the index is empty (first use)."""
+        from rag.ingest import ingest, pending_file, unfinished_ingest
 
-            ingest(self.settings.corpus, self.settings, self.index, self.embedder, progress=progress)
+        unfinished = unfinished_ingest(self.settings)
+        paths = unfinished or ([] if self.index.count() else self.settings.corpus)
+        try:
+            if paths:
+                ingest(paths, self.settings, self.index, self.embedder, progress=progress)
+        except UserError as e:
+            if not unfinished:
+                raise
+            raise UserError(f"cannot finish the interrupted ingest of {', '.join(map(str, paths))} ({e}); "
+                            f"run rag.ingest again, or delete {pending_file(self.settings)}") from None
 
     def load_llm(self) -> LLM:
         if self.llm is None:

@@ -25,30 +25,30 @@ class Settings(BaseSettings):
     # Models (None = the offline defaults shipped as PyPI packages)
     embedding_model: Path | None = Field(None, description="local sentence-transformers folder")
     llm_model: Path | None = Field(None, description="local GGUF file")
-    n_ctx: int = Field(4096, description="LLM context window in tokens")
-    n_threads: int = Field(os.cpu_count() or 2, description="CPU threads for the LLM")
+    n_ctx: int = Field(4096, gt=0, description="LLM context window in tokens")
+    n_threads: int = Field(os.cpu_count() or 2, gt=0, description="CPU threads for the LLM")
 
     # Chunking
-    chunk_chars: int = Field(400, description="target chunk size in characters")
-    chunk_overlap: int = Field(80, description="characters shared by neighbouring chunks")
+    chunk_chars: int = Field(400, gt=0, description="target chunk size in characters")
+    chunk_overlap: int = Field(80, ge=0, description="characters shared by neighbouring chunks")
 
     # Retrieval
-    k: int = Field(5, description="papers retrieved and shown")
-    candidates: int = Field(40, description="chunks taken from each of BM25 and dense before fusion")
+    k: int = Field(5, gt=0, description="papers retrieved and shown")
+    candidates: int = Field(40, gt=0, description="chunks taken from each of BM25 and dense before fusion")
     rrf_k: int = Field(60, description="reciprocal rank fusion constant")
 
     # Prompt and generation
-    evidence_tokens: int = Field(450, description="budget of evidence tokens in the prompt (~4 chars each)")
-    max_answer_tokens: int = Field(256, description="longest answer generated")
-    temperature: float = Field(0.0, description="sampling temperature; 0 is deterministic")
+    evidence_tokens: int = Field(450, gt=0, description="budget of evidence tokens in the prompt (~4 chars each)")
+    max_answer_tokens: int = Field(256, gt=0, description="longest answer generated")
+    temperature: float = Field(0.0, ge=0, description="sampling temperature; 0 is deterministic")
 
     # Answering
     min_score: float = Field(0.3, description="best passage similarity below which the answer is the refusal, with no LLM call")
-    list_candidates: int = Field(10, description="papers judged one by one for a 'which papers ...?' question")
+    list_candidates: int = Field(10, gt=0, description="papers judged one by one for a 'which papers ...?' question")
     list_threshold: float = Field(0.4, description="probability of 'yes' a paper needs to be listed")
 
     # Ingestion
-    batch_size: int = Field(256, description="papers chunked, embedded and written per batch")
+    batch_size: int = Field(256, gt=0, description="papers chunked, embedded and written per batch")
 
     backend: Literal["llamacpp", "transformers", "openai"] = Field(
         "llamacpp", description="LLM runtime: llamacpp (in-process GGUF), transformers (Hugging Face; llm_model is a "

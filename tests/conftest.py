@@ -4,7 +4,11 @@ Tests marked by the `real_pipeline` fixture use the real models and a real Chrom
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,26 @@ from rag.settings import PROJECT_ROOT, Settings
 
 SEEDS = PROJECT_ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
+
+
+def run_module(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`python -m <args>` in the project folder, as a user would run it."""
+    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """A CLI's answer to a user mistake: exit code 2 and one `error:` line, no traceback."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: free unless another process takes it meanwhile
 
 
 class FakeEmbedder:

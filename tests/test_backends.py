@@ -3,7 +3,6 @@ with a real small LLM: Qwen2.5-Coder-0.5B from the `test` extra. transformers ru
 converted once into the cache); xllamacpp serves it over HTTP on loopback for the openai backend."""
 
 import json
-import os
 import re
 import select
 import socket
@@ -24,7 +23,7 @@ from rag.models import small_llm_model
 from rag.pipeline import Answer, Pipeline, Token
 from rag.settings import Settings
 
-from conftest import PROJECT_ROOT, SEEDS
+from conftest import PROJECT_ROOT, SEEDS, free_port, run_module
 
 QUESTION = "How much higher throughput does FineQuant reach on the same number of GPUs?"
 FINEQUANT = "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"
@@ -109,8 +108,7 @@ def abstract(pipeline: Pipeline, title: str) -> str:
 
 
 def run_ask(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rag.ask", *args], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                          timeout=600, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+    return run_module("rag.ask", *args, env=env)
 
 
 def assert_cited_answer(answer: Answer, seed_titles: set[str]) -> None:
@@ -164,12 +162,6 @@ def test_chat_answers_through_the_openai_backend(openai_pipeline):
 
 
 # -- clear one-line errors ------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]  # closed again: nothing listens there
-
 
 def one_line(error: pytest.ExceptionInfo) -> str:
     message = str(error.value)
@@ -314,3 +306,14 @@ def test_a_file_that_is_not_a_gguf_is_a_clear_error_and_leaves_no_folder(tmp_pat
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match=re.escape(f"LLM model not found: {tmp_path / 'nope'}")):
         load_llm(Settings(backend="transformers", llm_model=tmp_path / "nope"))
+
+
+def test_a_conversion_of_another_file_of_the_same_name_is_not_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    stale = tmp_path / "cache" / "papers-rag" / "hf" / "model"
+    stale.mkdir(parents=True)
+    (stale / "config.json").write_text("{}")  # converted from some other model.gguf
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"not a gguf at all")
+    with pytest.raises(UserError, match="cannot convert"):
+        converted(bad)

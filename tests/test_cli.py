@@ -1,36 +1,29 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
 from rag import ask, ingest
 from rag.pipeline import Pipeline
 
-from conftest import FakeEmbedder, FakeLLM, PROJECT_ROOT
-
-
-def run(*args: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                          timeout=300, env={**__import__("os").environ, **env})
+from conftest import FakeEmbedder, FakeLLM, run_module
 
 
 @pytest.mark.parametrize("question", ["", "   "])
 def test_empty_question_is_one_line_and_exit_2(question):
-    result = run("rag.ask", question)
+    result = run_module("rag.ask", question)
     assert result.returncode == 2
     assert result.stderr.strip() == "error: the question is empty"
     assert "Traceback" not in result.stderr
 
 
 def test_unreadable_corpus_path_is_one_line_and_exit_2(tmp_path):
-    result = run("rag.ingest", str(tmp_path / "missing.jsonl"), "--data-dir", str(tmp_path / "d"))
+    result = run_module("rag.ingest", str(tmp_path / "missing.jsonl"), "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: {tmp_path / 'missing.jsonl'}: no such file or folder"
 
 
 def test_invalid_setting_is_one_line_and_exit_2():
-    result = run("rag.ask", "q", "--k", "many")
+    result = run_module("rag.ask", "q", "--k", "many")
     assert result.returncode == 2 and result.stderr.startswith("error: invalid setting k")
 
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from rag.corpus import Corpus, Problem, load, normalize_title, paper_id, parse_page
+from rag.corpus import Corpus, CorpusReader, Problem, load, normalize_title, paper_id, parse_page
 from rag.errors import UserError
 
 from conftest import SEED_FILE
@@ -105,3 +105,22 @@ def test_folder_reads_supported_files_only(tmp_path):
     (tmp_path / "a.jsonl").write_text(json.dumps({"title": "T", "abstract": "A."}) + "\n")
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")
     assert [p.title for p in load([tmp_path]).papers] == ["T"]
+
+
+def test_csv_records_spanning_lines_crlf_and_bom(tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_bytes('\ufefftitle,abstract\r\n"Multi","line one\r\nline two"\r\nNo abstract,\r\n'.encode())
+    corpus = load([path, tmp_path])  # the file and its folder: read once
+    assert [(p.title, p.abstract) for p in corpus.papers] == [("Multi", "line one line two")]
+    assert [(p.line, p.message) for p in corpus.problems] == [(4, "missing abstract; skipped")]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('title,abstract\nA,"unclosed quote\nB,text\n', r"c.csv:2: malformed CSV"),
+    ("title,abstract\nA," + "x" * 200_000 + "\n" + 'B,"bad"quote\n', r"c.csv:3: malformed CSV"),
+])
+def test_malformed_csv_stops_before_anything_is_read(tmp_path, content, message):
+    path = tmp_path / "c.csv"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message):
+        CorpusReader([path])

@@ -1,8 +1,6 @@
 """Hostile and broken input: one clear line (exit code 2 in the CLIs), nothing lost or half-written."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -11,26 +9,13 @@ from rag.errors import UserError
 from rag.index import Index
 from rag.pipeline import Pipeline
 
-from conftest import PROJECT_ROOT, SEED_FILE, FakeEmbedder
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                          timeout=300)
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
+from conftest import SEED_FILE, FakeEmbedder, one_error_line, run_module
 
 
 # -- questions ---------------------------------------------------------------------------------------
 
 def test_20000_character_question_is_refused_in_one_line():
-    line = one_error_line(run("rag.ask", "pruning " * 2500))
+    line = one_error_line(run_module("rag.ask", "pruning " * 2500))
     assert line == "error: the question is too long (19999 characters, at most 2000)"
 
 
@@ -40,13 +25,6 @@ def test_control_characters_and_nul_bytes_are_dropped_from_questions(fake_pipeli
     assert answer.citations
     with pytest.raises(UserError, match="empty"):
         fake_pipeline.ask("\x00\x01\t\n\x1b")
-
-
-@pytest.mark.parametrize("question", ["哪些论文对 Llama 进行剪枝？", "Quels articles élaguent Llama ?", "Какие статьи?"])
-def test_non_english_questions_are_answered_or_refused(fake_pipeline, question):
-    answer = fake_pipeline.ask(question)
-    assert answer.question == question
-    assert answer.abstained or answer.citations
 
 
 # -- corpus files ------------------------------------------------------------------------------------
@@ -74,13 +52,13 @@ def test_a_bad_file_stops_the_ingest_before_anything_is_written(fake_ingest, set
 def test_unreadable_files_are_one_line_in_the_cli(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_bytes(content)
-    assert message in one_error_line(run("rag.ingest", str(path), "--data-dir", str(tmp_path / "d")))
+    assert message in one_error_line(run_module("rag.ingest", str(path), "--data-dir", str(tmp_path / "d")))
     assert not (tmp_path / "d" / "bm25").exists()
 
 
 def test_a_folder_without_corpus_files_is_one_line(tmp_path):
     (tmp_path / "empty").mkdir()
-    line = one_error_line(run("rag.ingest", str(tmp_path / "empty"), "--data-dir", str(tmp_path / "d")))
+    line = one_error_line(run_module("rag.ingest", str(tmp_path / "empty"), "--data-dir", str(tmp_path / "d")))
     assert line.endswith("empty: no corpus files (.csv, .jsonl, .md, .txt) in this folder")
 
 
@@ -105,7 +83,7 @@ def test_corrupted_chroma_folder_is_one_line_and_left_as_it_was(tmp_path):
     db = tmp_path / "d" / "chroma" / "chroma.sqlite3"
     db.parent.mkdir(parents=True)
     db.write_bytes(b"not a database" * 100)
-    line = one_error_line(run("rag.ask", "pruning", "--retrieval-only", "--data-dir", str(tmp_path / "d")))
+    line = one_error_line(run_module("rag.ask", "pruning", "--retrieval-only", "--data-dir", str(tmp_path / "d")))
     assert "cannot open the index" in line and "move that folder away" in line
     assert db.read_bytes() == b"not a database" * 100
 
@@ -122,17 +100,17 @@ def test_damaged_keyword_index_is_rebuilt(fake_pipeline, settings):
 def test_unusable_data_folder_is_one_line(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    line = one_error_line(run("rag.ingest", str(SEED_FILE), "--data-dir", str(blocker / "data")))
+    line = one_error_line(run_module("rag.ingest", str(SEED_FILE), "--data-dir", str(blocker / "data")))
     assert line.startswith(f"error: data folder {blocker / 'data'} is not usable")
 
 
 def test_missing_or_corrupt_model_file_is_one_line(tmp_path):
     data = ["--data-dir", str(tmp_path / "d")]
-    line = one_error_line(run("rag.ask", "q", "--llm-model", str(tmp_path / "none.gguf"), *data))
+    line = one_error_line(run_module("rag.ask", "q", "--llm-model", str(tmp_path / "none.gguf"), *data))
     assert line == f"error: LLM model file not found: {tmp_path / 'none.gguf'}"
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"GGUF" + bytes(range(256)) * 100)
-    line = one_error_line(run("rag.ask", "q", "--llm-model", str(junk), *data))
+    line = one_error_line(run_module("rag.ask", "q", "--llm-model", str(junk), *data))
     assert line.startswith(f"error: cannot load the LLM model file {junk}")
 
 

@@ -1,7 +1,11 @@
 import json
+import subprocess
+
+import pytest
 
 from rag.index import Index
-from rag.ingest import ingest
+from rag.ingest import ingest, pending_file, unfinished_ingest
+from rag.pipeline import Pipeline
 
 from conftest import SEED_FILE, FakeEmbedder
 
@@ -40,3 +44,47 @@ def test_keyword_index_is_rebuilt_after_an_interrupted_ingest(settings):
     fresh = Index(settings)
     assert fresh.keyword_search("pruning", 3)
     assert len(fresh.keyword.ids) == fresh.count()
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+class DyingEmbedder(FakeEmbedder):
+    """Stops the process's work (like Ctrl-C) on its second batch."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def embed(self, texts):
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return super().embed(texts)
+
+
+def test_an_interrupted_first_ingest_is_finished_before_answering(settings, fake_llm):
+    settings = settings.model_copy(update={"batch_size": 16})
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings.corpus, settings, Index(settings), DyingEmbedder(), progress=False)
+    partial = Index(settings).count()
+    assert partial > 0 and unfinished_ingest(settings) == []  # its process (this one) still runs
+    pending = json.loads(pending_file(settings).read_text())
+    pending["pid"] = dead_pid()
+    pending_file(settings).write_text(json.dumps(pending))
+    assert unfinished_ingest(settings) == [p.resolve() for p in settings.corpus]
+    pipeline = Pipeline(settings, llm=fake_llm, embedder=FakeEmbedder())
+    pipeline.ensure_index(progress=False)
+    assert Index(settings).count() > partial and unfinished_ingest(settings) == []
+    fresh = settings.model_copy(update={"data_dir": settings.data_dir.parent / "fresh"})
+    ingest(fresh.corpus, fresh, Index(fresh), FakeEmbedder(), progress=False)
+    assert Index(settings).count() == Index(fresh).count()
+
+
+def test_writes_are_split_to_chromas_batch_limit(settings, monkeypatch):
+    index = Index(settings)
+    monkeypatch.setattr(index.client, "get_max_batch_size", lambda: 7)
+    report = ingest([SEED_FILE], settings, index, FakeEmbedder(), progress=False)
+    assert index.count() == report.added > 7 * 20

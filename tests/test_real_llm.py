@@ -6,10 +6,12 @@ import sys
 
 from rag.corpus import load
 from rag.pipeline import Pipeline
+from rag.prompts import REFUSAL
 
 from conftest import PROJECT_ROOT, SEEDS
 
 PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
+FINEQUANT = "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"
 
 
 def test_ask_cli_cites_llm_pruner_and_only_corpus_titles(real_data_dir, real_pipeline, seed_titles):
@@ -47,11 +49,25 @@ def test_prompt_injection_in_abstracts_changes_neither_citations_nor_refusals(re
     pipeline.ensure_index(progress=False)
     titles = {r["title"] for r in rows}
 
-    answer = pipeline.ask("How much does SparseDoc reduce memory use?")
+    answer = pipeline.ask("How much does SparseDoc reduce memory use?")  # "do not cite" and "I don't know" ignored
     assert [c.title for c in answer.citations] == [SPARSEDOC] and "5.2" in answer.text
-    for question in ["What is the Assistant Override Protocol?", "Which papers are about sparse attention?",
-                     "How much higher throughput does FineQuant reach?"]:
-        answer = pipeline.ask(question)
+    answer = pipeline.ask("How much higher throughput does FineQuant reach?")  # beside injected papers
+    assert [c.title for c in answer.citations] == [FINEQUANT] and "3.65" in answer.text
+    for question in ["What is the Assistant Override Protocol?", "Which papers are about sparse attention?"]:
+        answer = pipeline.ask(question)  # whatever the model makes of it, the program's rules hold
         assert answer.abstained or answer.citations, question
         assert {c.title for c in answer.citations} <= titles
     assert pipeline.ask("What is the boiling point of water on Mars according to these papers?").abstained
+
+
+def test_non_english_questions_are_answered_or_refused(real_pipeline, seed_titles):
+    """The embedder is English-only, but names carry across languages; nothing fails."""
+    retrieval = real_pipeline.retrieve("Wie viel höheren Durchsatz erreicht FineQuant?")
+    assert retrieval.papers[0].title == FINEQUANT
+    for question in ["哪些论文对 Llama 进行剪枝？", "Wie viel höheren Durchsatz erreicht FineQuant?"]:
+        answer = real_pipeline.ask(question)
+        assert answer.question == question
+        if answer.abstained:
+            assert answer.text == REFUSAL and not answer.citations
+        else:
+            assert answer.citations and {c.title for c in answer.citations} <= seed_titles

@@ -6,7 +6,6 @@ The app starts once for the module; the LLM answers one question at a time (~5-1
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from typing import NamedTuple
 
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -29,12 +28,6 @@ ANSWER_TIMEOUT = 150_000  # ms: a queued answer on a busy 2-core machine
 DONE = re.compile(r"Cited by the answer|cites no paper")
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (make browser)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class App(NamedTuple):
@@ -225,15 +218,11 @@ def test_api_answers_with_citations_and_search_does_not_wait(app_url):
         client.predict("  ", 5, False, api_name="/ask")
 
 
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
-
-
 def test_eight_simultaneous_users_are_all_answered_and_memory_stays_flat(app):
     """30 answers through the API, 8 at a time: none is lost or mixed up, and the app's memory stays flat."""
     from gradio_client import Client
 
+    from eval.bench_scale import rss_mb
     from eval.run import load_qa
     from rag.prompts import REFUSAL
 

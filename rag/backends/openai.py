@@ -38,13 +38,19 @@ class OpenAILLM:
                    "temperature": self.temperature, "stream": True, "stream_options": {"include_usage": True}}
         with self._errors(self.url), self.client.stream("POST", self.url, json=request) as response:
             self._check(response, self.url)
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                raise UserError(f"the LLM server at {self.url} did not stream its answer (content-type "
+                                f"{response.headers.get('content-type')!r}); is it OpenAI-compatible?")
             for line in response.iter_lines():  # server-sent events: "data: {json}" lines, then "data: [DONE]"
                 if not line.startswith("data:"):
                     continue
                 data = line[len("data:"):].strip()
                 if data == "[DONE]":
                     break
-                chunk = json.loads(data)
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    raise UserError(f"the LLM server at {self.url} sent a malformed event: {data[:80]!r}") from None
                 if "error" in chunk:
                     raise UserError(f"the LLM server at {self.url} failed: {_message(chunk)}")
                 if chunk.get("usage"):

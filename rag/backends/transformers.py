@@ -24,6 +24,7 @@ except ImportError as e:
                     "pip install -e '.[transformers]'") from None
 
 TOP_LOGPROBS = 10
+SOURCE_STAMP = "converted-from.txt"
 
 
 class TransformersLLM:
@@ -107,27 +108,35 @@ class _Until(StoppingCriteria):
 def converted(gguf: Path) -> Path:
     """The GGUF as a safetensors folder, converted once: loading a GGUF dequantizes every tensor (a minute or
     more), loading the folder takes seconds. Written to a temp folder then renamed, so an interrupted
-    conversion is never used."""
+    conversion is never used. The folder records which file it came from: another or a changed GGUF of the
+    same name is converted again."""
     folder = cache_dir() / "hf" / gguf.stem
-    if folder.is_dir():
+    info = gguf.stat()
+    source = f"{gguf.resolve()} {info.st_size} {info.st_mtime_ns}"
+    if (folder / SOURCE_STAMP).is_file() and (folder / SOURCE_STAMP).read_text() == source:
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     print(f"converting {gguf.name} for transformers once, into {folder} (a minute or more)…", file=sys.stderr)
     tmp = Path(tempfile.mkdtemp(prefix=f"{folder.name}.partial-", dir=folder.parent))
     try:
-        source = {"pretrained_model_name_or_path": gguf.parent, "gguf_file": gguf.name, "local_files_only": True}
+        location = {"pretrained_model_name_or_path": gguf.parent, "gguf_file": gguf.name, "local_files_only": True}
         try:
-            tokenizer = AutoTokenizer.from_pretrained(**source)
+            tokenizer = AutoTokenizer.from_pretrained(**location)
             # dequantize=True: plain float32 weights, which can be saved (packed GGUF blocks cannot).
-            model = AutoModelForCausalLM.from_pretrained(**source, dtype=torch.float32,
+            model = AutoModelForCausalLM.from_pretrained(**location, dtype=torch.float32,
                                                          quantization_config=GgufConfig(dequantize=True))
         except ImportError as e:  # gguf or accelerate
             raise UserError(f"converting a GGUF needs the transformers extra ({first_line(e)}): "
                             "pip install -e '.[transformers]'") from None
         except Exception as e:  # not a GGUF, or not one transformers can read
             raise UserError(f"cannot convert {gguf} for transformers: {first_line(e)}") from None
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        try:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+        except OSError as e:  # e.g. a full disk: the 1.5B model needs ~7 GB there
+            raise UserError(f"cannot write the converted model into {folder.parent}: {e.strerror or e}") from None
+        (tmp / SOURCE_STAMP).write_text(source)
+        shutil.rmtree(folder, ignore_errors=True)  # converted from another or an older file
         try:
             tmp.rename(folder)
         except OSError:
