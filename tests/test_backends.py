@@ -10,7 +10,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 import pytest
@@ -203,15 +205,16 @@ def test_non_200_answers_give_the_status_and_the_servers_message(server_url):
     assert one_line(error) == f"the LLM server at {server_url}/models answered 401: Invalid API Key"
 
 
-def test_an_error_page_body_is_shortened_to_one_line():
-    """A tiny real HTTP server on loopback answering 500 with a long HTML page."""
+@contextmanager
+def answering_server(status: int, content_type: str, body: bytes) -> Iterator[str]:
+    """A tiny real HTTP server on loopback giving every POST the same answer; yields its …/v1 URL."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    class Broken(BaseHTTPRequestHandler):
+    class Fixed(BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
-            body = b"<html>\n<body>Internal   error\n" + b"x" * 1000 + b"</body></html>"
-            self.send_response(500)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -219,18 +222,36 @@ def test_an_error_page_body_is_shortened_to_one_line():
         def log_message(self, *args):
             pass
 
-    with ThreadingHTTPServer(("127.0.0.1", 0), Broken) as server:
+    with ThreadingHTTPServer(("127.0.0.1", 0), Fixed) as server:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-            llm = OpenAILLM(Settings(backend="openai", openai_url=url, openai_model="m", request_timeout=10))
-            with pytest.raises(UserError) as error:
-                llm.yes_probability([{"role": "user", "content": "hi"}])
+            yield f"http://127.0.0.1:{server.server_address[1]}/v1"
         finally:
             server.shutdown()
+
+
+def test_an_error_page_body_is_shortened_to_one_line():
+    page = b"<html>\n<body>Internal   error\n" + b"x" * 1000 + b"</body></html>"
+    with answering_server(500, "text/html", page) as url:
+        llm = OpenAILLM(Settings(backend="openai", openai_url=url, openai_model="m", request_timeout=10))
+        with pytest.raises(UserError) as error:
+            llm.yes_probability([{"role": "user", "content": "hi"}])
     message = one_line(error)
     assert message.startswith(f"the LLM server at {url}/chat/completions answered 500: <html> <body>Internal error x")
     assert message.endswith("…") and len(message) < 320
+
+
+@pytest.mark.parametrize("content_type, body, message", [
+    ("application/json", b'{"choices": []}', "did not stream its answer (content-type 'application/json')"),
+    ("text/event-stream", b"data: {not json\n\n", "sent a malformed event: '{not json'"),
+])
+def test_a_broken_stream_is_one_line(content_type, body, message):
+    with answering_server(200, content_type, body) as url:
+        llm = OpenAILLM(Settings(backend="openai", openai_url=url, openai_model="m", request_timeout=10))
+        with pytest.raises(UserError) as error:
+            list(llm.stream([{"role": "user", "content": "hi"}], 5, Usage()))
+    assert one_line(error) == f"the LLM server at {url}/chat/completions {message}" + (
+        "; is it OpenAI-compatible?" if "stream its" in message else "")
 
 
 def test_openai_backend_without_url_or_with_a_bad_one_is_a_user_error():
