@@ -50,8 +50,8 @@ def markdown(summary: dict, command: str, settings: Settings) -> str:
         f"Command: `{command}`  ",
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ",
         f"Machine: {machine()}  ",
-        f"Settings: k={settings.k}, evidence_tokens={settings.evidence_tokens}, chunk_chars={settings.chunk_chars}, "
-        f"candidates={settings.candidates}, rrf_k={settings.rrf_k}",
+        f"Settings: k={settings.k}, evidence_tokens={settings.evidence_tokens}, lead_passages={settings.lead_passages}, "
+        f"chunk_chars={settings.chunk_chars}, candidates={settings.candidates}, rrf_k={settings.rrf_k}",
         "",
         "## Retrieval (paper level, top 10)",
         "",

@@ -71,21 +71,22 @@ def check_question(question: str) -> str:
     return question
 
 
-def select_evidence(papers: list[RetrievedPaper], budget_chars: int) -> list[RetrievedPaper]:
-    """Fill the prompt's evidence budget round-robin: every paper's best passage first, then seconds…
-    Papers with no passage that fits are left out of the prompt (and cannot be cited)."""
+def select_evidence(papers: list[RetrievedPaper], budget_chars: int, lead: int = 1) -> list[RetrievedPaper]:
+    """Fill the prompt's evidence budget round-robin: the best paper's first `lead` passages, every other
+    paper's best passage, then the next round… Papers with no passage that fits are left out of the prompt
+    (and cannot be cited)."""
+    order = sorted(((max(0, depth - lead + 1) if rank == 0 else depth, rank, depth)
+                    for rank, paper in enumerate(papers) for depth in range(len(paper.passages))))
     chosen: dict[str, RetrievedPaper] = {}
     used = 0
-    for depth in range(max((len(p.passages) for p in papers), default=0)):
-        for paper in papers:
-            if depth >= len(paper.passages):
-                continue
-            passage = paper.passages[depth]
-            cost = len(passage.text) + (0 if paper.paper_id in chosen else len(paper.title) + 8)
-            if used + cost > budget_chars:
-                continue
-            used += cost
-            chosen.setdefault(paper.paper_id, RetrievedPaper(paper.paper_id, paper.title)).passages.append(passage)
+    for _, rank, depth in order:
+        paper = papers[rank]
+        passage = paper.passages[depth]
+        cost = len(passage.text) + (0 if paper.paper_id in chosen else len(paper.title) + 8)
+        if used + cost > budget_chars:
+            continue
+        used += cost
+        chosen.setdefault(paper.paper_id, RetrievedPaper(paper.paper_id, paper.title)).passages.append(passage)
     return [chosen[p.paper_id] for p in papers if p.paper_id in chosen]
 
 
@@ -140,7 +141,7 @@ class Pipeline:
         k = k or self.settings.k
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k)
         papers = retrieval.papers
-        sources = papers if listing or retrieval_only else select_evidence(papers, self.settings.evidence_tokens * 4)
+        sources = papers if listing or retrieval_only else select_evidence(papers, self.settings.evidence_tokens * 4, self.settings.lead_passages)
         yield Sources(retrieval, sources)
         timings = Timings(retrieve_ms=retrieval.ms)
         unsupported = not sources or papers[0].score < self.settings.min_score

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
 
     # Prompt and generation
     evidence_tokens: int = Field(450, gt=0, description="budget of evidence tokens in the prompt (~4 chars each)")
+    lead_passages: int = Field(2, gt=0, description="passages of the best-matching paper put in the prompt before "
+                               "the other papers' best ones")
     max_answer_tokens: int = Field(256, gt=0, description="longest answer generated")
     temperature: float = Field(0.0, ge=0, description="sampling temperature; 0 is deterministic")
 

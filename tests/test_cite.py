@@ -29,6 +29,14 @@ def test_evidence_fills_the_budget_best_passages_first():
     assert [len(p.passages) for p in chosen] == [2, 1]
 
 
+def test_the_best_paper_can_lead_with_more_passages():
+    papers = [paper(1, passages=3), paper(2, passages=2), paper(3, passages=2)]
+    each = len(papers[0].passages[0].text) + len("Title 1") + 8
+    chosen = select_evidence(papers, budget_chars=3 * each, lead=2)
+    assert [(p.title, len(p.passages)) for p in chosen] == [("Title 1", 2), ("Title 2", 1)]
+    assert [x.position for x in chosen[0].passages] == [0, 1]
+
+
 def test_answer_cites_exact_titles_through_the_pipeline(fake_pipeline, seed_titles):
     events = list(fake_pipeline.stream("structural pruning of large language models"))
     assert isinstance(events[0], Sources)
