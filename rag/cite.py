@@ -19,7 +19,7 @@ done each either for from had has have how however i if in into is it its itself
 on one only or other our over per same so some such than that the their them then there these they this those
 to up us very was we were what when where whether which while who whom why will with within would yes you""".split())
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 # [1], [1, 2], [1][2], [Source 1], [sources 1; 3]
 MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
@@ -81,7 +81,7 @@ def attribute(text: str, sources: list[RetrievedPaper]) -> Cited:
     source_terms = [content_terms(p.title + " " + " ".join(x.text for x in p.passages)) for p in sources]
     dropped = 0
     kept: list[str] = []
-    for sentence in _SENTENCE.split(text.strip()):
+    for sentence in SENTENCE.split(text.strip()):
         marked = [int(n) for m in MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))]
         dropped += sum(not 1 <= n <= len(sources) for n in marked)
         bare = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence)).strip()

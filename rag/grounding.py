@@ -1,13 +1,15 @@
 """Checks that an answer says nothing the evidence does not: every number and every name in the answer
-must occur in the excerpts (the question does not count: it may name what the papers never say), and an
-answer that only says the excerpts lack the answer is a refusal, whatever its words."""
+must occur in the excerpts (the question does not count: it may name what the papers never say), every
+number in the very sources its sentence cites, and an answer that only says the excerpts lack the answer
+is a refusal, whatever its words."""
 
 from __future__ import annotations
 
 import re
 
-from rag.cite import MARKER
+from rag.cite import MARKER, SENTENCE
 from rag.prompts import REFUSAL
+from rag.retrieve import RetrievedPaper
 
 # How a model says the excerpts lack the answer, in its own words.
 _REFUSAL_WORDS = re.compile(
@@ -32,6 +34,19 @@ def ungrounded_terms(answer: str, evidence: str) -> list[str]:
     support = evidence.casefold()
     terms = NUMBER.findall(text) + [m.group(1) for m in NAME.finditer(text)]
     return [t for t in dict.fromkeys(terms) if not _occurs(t, support) and not _occurs(t.rstrip("s"), support)]
+
+
+def uncited_numbers(answer: str, sources: list[RetrievedPaper]) -> list[str]:
+    """Numbers of each cited sentence that the sources it cites do not contain ("101B parameters [1]" when
+    101 is in source 2 only): a small model readily pairs a number with the wrong paper."""
+    missing: list[str] = []
+    for sentence in SENTENCE.split(answer):
+        cited = {int(n) for m in MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))}
+        support = "\n".join(f"{p.title}\n" + "\n".join(x.text for x in p.passages)
+                            for n, p in enumerate(sources, start=1) if n in cited).casefold()
+        if cited:
+            missing += [t for t in NUMBER.findall(MARKER.sub(" ", sentence)) if not _occurs(t, support)]
+    return missing
 
 
 def is_refusal(answer: str) -> bool:

@@ -14,7 +14,7 @@ from rag.cite import Citation, attribute, resolve
 from rag.corpus import clean
 from rag.embeddings import Embedder
 from rag.errors import UserError
-from rag.grounding import is_refusal, ungrounded_terms
+from rag.grounding import is_refusal, uncited_numbers, ungrounded_terms
 from rag.index import Index
 from rag.listing import is_list_question, judge, key_sentences
 from rag.retrieve import Retrieval, RetrievedPaper, Retriever
@@ -162,8 +162,10 @@ class Pipeline:
         cited = resolve(raw, sources) if listing else attribute(raw, sources)
         evidence = "\n".join(f"{p.title}\n" + "\n".join(x.text for x in p.passages) for p in sources)
         # Abstention by the program, not by the model: the answer must not be a refusal, must cite evidence,
-        # and every number and name in it must occur in the evidence; otherwise the refusal is returned.
-        abstained = (is_refusal(raw) or not cited.citations or bool(ungrounded_terms(cited.text, evidence)))
+        # every number and name in it must occur in the evidence, and every number in the sources its sentence
+        # cites; otherwise the refusal is returned.
+        abstained = (is_refusal(raw) or not cited.citations or bool(ungrounded_terms(cited.text, evidence))
+                     or bool(uncited_numbers(cited.text, sources)))
         timings.total_s = time.perf_counter() - start
         timings.prompt_tokens, timings.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         text, citations = (prompts.REFUSAL, []) if abstained else (cited.text, cited.citations)

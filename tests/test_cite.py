@@ -2,7 +2,7 @@ import pytest
 
 from rag import prompts
 from rag.cite import attribute, resolve
-from rag.grounding import is_refusal, ungrounded_terms
+from rag.grounding import is_refusal, ungrounded_terms, uncited_numbers
 from rag.errors import UserError
 from rag.pipeline import Answer, Sources, Token, select_evidence
 from rag.retrieve import Passage, RetrievedPaper
@@ -97,3 +97,10 @@ def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
     fake_pipeline.settings.min_score = 0.99
     answer = fake_pipeline.ask("how do they prune Llama?")
     assert answer.abstained and answer.text == prompts.REFUSAL and fake_pipeline.llm.calls == []
+
+
+def test_a_number_must_be_in_the_source_its_sentence_cites():
+    sources = [RetrievedPaper("a", "Chimera", [Passage("a0", "A draft model with 7 layers.", 0, 0.5, 0.1)]),
+               RetrievedPaper("b", "Other", [Passage("b0", "A model with 101B parameters.", 0, 0.5, 0.1)])]
+    assert uncited_numbers("Chimera's draft model has 101B parameters [1].", sources) == ["101"]
+    assert uncited_numbers("It has 7 layers [1]. The other has 101B parameters [2].", sources) == []
