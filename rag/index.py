@@ -50,19 +50,24 @@ def open_client(settings: Settings):
                         "away and ingest again to rebuild it") from None
 
 
+def server_address(chroma_url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a Chroma server URL."""
+    url = urlparse(chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise UserError(f"invalid Chroma URL {chroma_url!r}: use http://HOST:PORT")
+    return url.scheme, url.hostname, url.port or (443 if url.scheme == "https" else 8000)
+
+
 def _server_client(settings: Settings, chroma_settings):
     """A Chroma server: checked with a bounded heartbeat first, and every later call bounded too
     (chromadb's own HTTP client waits forever)."""
     import chromadb
     import httpx
 
-    url = urlparse(settings.chroma_url)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise UserError(f"invalid Chroma URL {settings.chroma_url!r}: use http://HOST:PORT")
-    port = url.port or (443 if url.scheme == "https" else 8000)
+    scheme, host, port = server_address(settings.chroma_url)
     try:
-        httpx.get(f"{url.scheme}://{url.hostname}:{port}/api/v2/heartbeat", timeout=HEARTBEAT_TIMEOUT_S).raise_for_status()
-        client = chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https", settings=chroma_settings)
+        httpx.get(f"{scheme}://{host}:{port}/api/v2/heartbeat", timeout=HEARTBEAT_TIMEOUT_S).raise_for_status()
+        client = chromadb.HttpClient(host=host, port=port, ssl=scheme == "https", settings=chroma_settings)
     except Exception as e:
         raise UserError(f"cannot reach the Chroma server at {settings.chroma_url}: {first_line(e)}") from None
     client._server._session.timeout = httpx.Timeout(settings.request_timeout, connect=HEARTBEAT_TIMEOUT_S)
@@ -141,8 +146,8 @@ class KeywordIndex:
 def keyword_folder_name(settings: Settings) -> str:
     """One keyword index per collection, and per server for a remote Chroma."""
     if settings.chroma_url:
-        url = urlparse(settings.chroma_url)
-        return f"{settings.collection}@{url.hostname}_{url.port or 8000}"
+        _, host, port = server_address(settings.chroma_url)
+        return f"{settings.collection}@{host}_{port}"
     return settings.collection
 
 

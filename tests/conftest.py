@@ -38,6 +38,16 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """Ask a server to stop, and kill it if it has not within `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -93,6 +103,17 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def fake_llm() -> FakeLLM:
     return FakeLLM()
+
+
+@pytest.fixture
+def fake_cli(monkeypatch, settings) -> list[str]:
+    """The CLIs, wired to the fake embedder and LLM; returns the flags that point them at the test index."""
+    from rag import ask, ingest
+
+    llm = FakeLLM()
+    monkeypatch.setattr(ask, "Pipeline", lambda s: Pipeline(s, llm=llm, embedder=FakeEmbedder()))
+    monkeypatch.setattr(ingest, "Embedder", lambda path: FakeEmbedder())
+    return ["--data-dir", str(settings.data_dir)]
 
 
 @pytest.fixture

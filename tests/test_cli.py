@@ -3,9 +3,8 @@ import json
 import pytest
 
 from rag import ask, ingest
-from rag.pipeline import Pipeline
 
-from conftest import FakeEmbedder, FakeLLM, run_module
+from conftest import run_module
 
 
 @pytest.mark.parametrize("question", ["", "   "])
@@ -25,15 +24,6 @@ def test_unreadable_corpus_path_is_one_line_and_exit_2(tmp_path):
 def test_invalid_setting_is_one_line_and_exit_2():
     result = run_module("rag.ask", "q", "--k", "many")
     assert result.returncode == 2 and result.stderr.startswith("error: invalid setting k")
-
-
-@pytest.fixture
-def fake_cli(monkeypatch, settings):
-    """The CLIs, wired to the fake embedder and LLM."""
-    llm = FakeLLM()
-    monkeypatch.setattr(ask, "Pipeline", lambda s: Pipeline(s, llm=llm, embedder=FakeEmbedder()))
-    monkeypatch.setattr(ingest, "Embedder", lambda path: FakeEmbedder())
-    return ["--data-dir", str(settings.data_dir)]
 
 
 def test_ask_json_prints_the_answer_object(fake_cli, capsys):

@@ -7,9 +7,8 @@ import pytest
 from rag import ask, ingest
 from rag.errors import UserError
 from rag.index import Index
-from rag.pipeline import Pipeline
 
-from conftest import SEED_FILE, FakeEmbedder, one_error_line, run_module
+from conftest import SEED_FILE, one_error_line, run_module
 
 
 # -- questions ---------------------------------------------------------------------------------------
@@ -29,19 +28,13 @@ def test_control_characters_and_nul_bytes_are_dropped_from_questions(fake_pipeli
 
 # -- corpus files ------------------------------------------------------------------------------------
 
-@pytest.fixture
-def fake_ingest(monkeypatch, settings):
-    monkeypatch.setattr(ingest, "Embedder", lambda path: FakeEmbedder())
-    return ["--data-dir", str(settings.data_dir)]
-
-
-def test_a_bad_file_stops_the_ingest_before_anything_is_written(fake_ingest, settings, tmp_path, capsys):
+def test_a_bad_file_stops_the_ingest_before_anything_is_written(fake_cli, settings, tmp_path, capsys):
     good = tmp_path / "a.jsonl"
     good.write_text(json.dumps({"title": "Good paper", "abstract": "It works."}) + "\n")
     bad = tmp_path / "b.jsonl"
     bad.write_bytes(b'{"title": "T", "abstract": "fine"}\n' * 3 + b'{"title": "caf\xe9", "abstract": "x"}\n')
     with pytest.raises(UserError, match=r"b.jsonl:4: not UTF-8"):
-        ingest.main([str(good), str(bad), *fake_ingest])
+        ingest.main([str(good), str(bad), *fake_cli])
     assert Index(settings).count() == 0
 
 
@@ -62,13 +55,13 @@ def test_a_folder_without_corpus_files_is_one_line(tmp_path):
     assert line.endswith("empty: no corpus files (.csv, .jsonl, .md, .txt) in this folder")
 
 
-def test_messy_jsonl_keeps_the_good_records_and_reports_the_rest(fake_ingest, settings, tmp_path, capsys):
+def test_messy_jsonl_keeps_the_good_records_and_reports_the_rest(fake_cli, settings, tmp_path, capsys):
     path = tmp_path / "messy.jsonl"
     rows = [{"title": "Kept", "abstract": "A good abstract."}, {"title": "", "abstract": "No title."},
             {"title": "No abstract"}, {"title": "Blank", "abstract": "   "}, {"abstract": "Missing title."},
             {"title": "kept", "abstract": "The same title again."}]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    assert ingest.main([str(path), *fake_ingest]) == 0
+    assert ingest.main([str(path), *fake_cli]) == 0
     out, err = capsys.readouterr()
     assert "1 papers: 1 chunks added" in out and "5 problems" in out
     warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
@@ -114,7 +107,6 @@ def test_missing_or_corrupt_model_file_is_one_line(tmp_path):
     assert line.startswith(f"error: cannot load the LLM model file {junk}")
 
 
-def test_cli_question_can_contain_newlines_and_escapes(monkeypatch, fake_ingest, capsys):
-    monkeypatch.setattr(ask, "Pipeline", lambda s: Pipeline(s, embedder=FakeEmbedder()))
-    assert ask.main(["pruning\n\x1b[2J LLM", "--retrieval-only", *fake_ingest]) == 0
+def test_cli_question_can_contain_newlines_and_escapes(fake_cli, capsys):
+    assert ask.main(["pruning\n\x1b[2J LLM", "--retrieval-only", *fake_cli]) == 0
     assert capsys.readouterr().out.startswith("Papers found")

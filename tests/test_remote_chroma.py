@@ -15,7 +15,7 @@ from rag.errors import UserError
 from rag.index import Index
 from rag.settings import Settings
 
-from conftest import SEEDS, free_port, one_error_line, run_module
+from conftest import SEEDS, free_port, one_error_line, run_module, stop_process
 
 CHROMA = Path(sys.executable).parent / "chroma"
 FINEQUANT = "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"
@@ -38,21 +38,12 @@ def start_server(path: Path, port: int) -> subprocess.Popen:
             time.sleep(0.2)
 
 
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = free_port()
     proc = start_server(tmp_path_factory.mktemp("chroma-server"), port)
     yield f"http://127.0.0.1:{port}"
-    stop_server(proc)
+    stop_process(proc, timeout=20)
 
 
 def test_ingest_and_ask_through_a_chroma_server(server, tmp_path, seed_titles):
@@ -92,7 +83,7 @@ def test_server_lost_mid_session_is_a_user_error(tmp_path):
     proc = start_server(tmp_path / "server", port)
     index = Index(Settings(chroma_url=f"http://127.0.0.1:{port}", data_dir=tmp_path / "local"))
     assert index.count() == 0
-    stop_server(proc)
+    stop_process(proc, timeout=20)
     with pytest.raises(UserError, match=f"the Chroma server at http://127.0.0.1:{port} failed"):
         index.count()
 

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import pytest
 
-from conftest import PROJECT_ROOT, free_port
+from conftest import PROJECT_ROOT, free_port, stop_process
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -59,12 +59,7 @@ def app(tmp_path_factory):
                 time.sleep(0.5)
         yield App(url, proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=30)
         log = log_path.read_text()
         assert "Traceback" not in log, log[-3000:]  # every error was handled and shown as a message
 
