@@ -14,8 +14,11 @@ from rag.backends import LLM
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
-# Plural nouns for papers: "which papers …", "papers on …", "any works that …".
-_PAPERS = re.compile(r"\b(papers|works|studies|articles|publications)\b", re.IGNORECASE)
+# "which papers …", "papers on …", "any work on …", "which studies …". "Work(s)" and "studies" are verbs too
+# ("which encoder works best"), so they count only right after a word that asks for a set.
+_PAPERS = re.compile(r"\b(?:papers|articles|publications)\b"
+                     r"|\b(?:which|what|any|other|list|all|some|related|recent|prior|existing)\s+(?:works?|studies)\b"
+                     r"(?!\s+(?:best|better|well|worse)\b)", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
