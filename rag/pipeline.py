@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
@@ -41,6 +42,7 @@ class Answer:
     timings: Timings
     dropped_markers: int = 0
     abstained: bool = False
+    generated: str = ""  # the LLM's own text, before the program's citation and abstention checks
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -71,15 +73,31 @@ def check_question(question: str) -> str:
     return question
 
 
-def select_evidence(papers: list[RetrievedPaper], budget_chars: int, lead: int = 1) -> list[RetrievedPaper]:
-    """Fill the prompt's evidence budget round-robin: the best paper's first `lead` passages, every other
-    paper's best passage, then the next round… Papers with no passage that fits are left out of the prompt
-    (and cannot be cited)."""
-    order = sorted(((max(0, depth - lead + 1) if rank == 0 else depth, rank, depth)
-                    for rank, paper in enumerate(papers) for depth in range(len(paper.passages))))
+def names_paper(question: str, title: str) -> bool:
+    """Whether the question names the paper: the part of its title before a colon ('MUSE' of 'MUSE: Machine
+    Unlearning…'), or the whole title, as words of the question; a trailing plural s is optional."""
+    name = title.split(":")[0].strip().rstrip("?").casefold()
+    stem = name[:-1] if name.endswith("s") else name
+    return re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", question.casefold()) is not None
+
+
+def select_evidence(papers: list[RetrievedPaper], budget_chars: int, lead: int = 1, question: str = ""
+                    ) -> list[RetrievedPaper]:
+    """Fill the prompt's evidence budget: first every passage of the papers the question names (round-robin),
+    or else the best paper's first `lead` passages; then every other paper's best passage, the next round…
+    Papers with no passage that fits are left out of the prompt (and cannot be cited)."""
+    named = [names_paper(question, paper.title) for paper in papers]
+
+    def priority(rank: int, depth: int) -> tuple:
+        if named[rank]:
+            return 0, depth, rank, depth
+        round_ = max(0, depth - lead + 1) if rank == 0 and not any(named) else depth
+        return 1, round_, rank, depth
+
+    order = sorted(priority(rank, depth) for rank, paper in enumerate(papers) for depth in range(len(paper.passages)))
     chosen: dict[str, RetrievedPaper] = {}
     used = 0
-    for _, rank, depth in order:
+    for *_, rank, depth in order:
         paper = papers[rank]
         passage = paper.passages[depth]
         cost = len(passage.text) + (0 if paper.paper_id in chosen else len(paper.title) + 8)
@@ -141,7 +159,8 @@ class Pipeline:
         k = k or self.settings.k
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k)
         papers = retrieval.papers
-        sources = papers if listing or retrieval_only else select_evidence(papers, self.settings.evidence_tokens * 4, self.settings.lead_passages)
+        sources = papers if listing or retrieval_only else select_evidence(
+            papers, self.settings.evidence_tokens * 4, self.settings.lead_passages, question)
         yield Sources(retrieval, sources)
         timings = Timings(retrieve_ms=retrieval.ms)
         unsupported = not sources or papers[0].score < self.settings.min_score
@@ -169,7 +188,7 @@ class Pipeline:
         timings.total_s = time.perf_counter() - start
         timings.prompt_tokens, timings.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         text, citations = (prompts.REFUSAL, []) if abstained else (cited.text, cited.citations)
-        yield Answer(question, text, citations, papers, timings, cited.dropped, abstained)
+        yield Answer(question, text, citations, papers, timings, cited.dropped, abstained, raw)
 
     def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
         return self.load_llm().stream(build_messages(question, sources), self.settings.max_answer_tokens, usage)
@@ -179,8 +198,8 @@ class Pipeline:
         question = retrieval.query
         excerpts = key_sentences(retrieval.query_vec, candidates, self.embedder)
         numbers = {p.paper_id: n for n, p in enumerate(candidates, start=1)}
-        for paper, excerpt, p_yes in judge(self.load_llm(), question, candidates, excerpts):
-            if p_yes >= self.settings.list_threshold:
+        for rank, (paper, excerpt, p_yes) in enumerate(judge(self.load_llm(), question, candidates, excerpts)):
+            if p_yes >= self.settings.list_threshold + self.settings.list_rank_step * rank:
                 yield f"- {paper.title} [{numbers[paper.paper_id]}]: {excerpt}\n"
 
     def ask(self, question: str, **kwargs) -> Answer:

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     # Answering
     min_score: float = Field(0.3, description="best passage similarity below which the answer is the refusal, with no LLM call")
     list_candidates: int = Field(10, gt=0, description="papers judged one by one for a 'which papers ...?' question")
-    list_threshold: float = Field(0.4, description="probability of 'yes' a paper needs to be listed")
+    list_threshold: float = Field(0.2, description="probability of 'yes' the best-ranked candidate needs to be listed")
+    list_rank_step: float = Field(0.03, ge=0, description="added to list_threshold for each rank further down: the "
+                                  "retrieval order is evidence too")
 
     # Ingestion
     batch_size: int = Field(256, gt=0, description="papers chunked, embedded and written per batch")

@@ -4,7 +4,7 @@ from rag import prompts
 from rag.cite import attribute, resolve
 from rag.grounding import is_refusal, ungrounded_terms, uncited_numbers
 from rag.errors import UserError
-from rag.pipeline import Answer, Sources, Token, select_evidence
+from rag.pipeline import Answer, Sources, Token, names_paper, select_evidence
 from rag.retrieve import Passage, RetrievedPaper
 
 
@@ -35,6 +35,25 @@ def test_the_best_paper_can_lead_with_more_passages():
     chosen = select_evidence(papers, budget_chars=3 * each, lead=2)
     assert [(p.title, len(p.passages)) for p in chosen] == [("Title 1", 2), ("Title 2", 1)]
     assert [x.position for x in chosen[0].passages] == [0, 1]
+
+
+def test_a_paper_the_question_names_comes_first_with_all_its_passages():
+    papers = [paper(1, passages=2), paper(2, passages=3), paper(3, passages=1)]
+    papers[1].title = "MUSE: Machine Unlearning Six-Way Evaluation"
+    each = len(papers[0].passages[0].text) + len("Title 1") + 8
+    chosen = select_evidence(papers, budget_chars=4 * each + 40, lead=2, question="What does MUSE evaluate?")
+    assert [(p.title[:4], len(p.passages)) for p in chosen] == [("Titl", 1), ("MUSE", 3)]
+
+
+@pytest.mark.parametrize("question, title, named", [
+    ("What is a 'concept' in Large Concept Models?", "Large Concept Models: Language Modeling in a Sentence", True),
+    ("the 7B Large Concept Model", "Large Concept Models: Language Modeling in a Sentence", True),
+    ("how does wechsel initialize embeddings?", "WECHSEL: Effective initialization of subword embeddings", True),
+    ("what does MUSEUM contain?", "MUSE: Machine Unlearning Six-Way Evaluation", False),
+    ("Which papers study concept drift?", "Large Concept Models: Language Modeling in a Sentence", False),
+])
+def test_names_paper(question, title, named):
+    assert names_paper(question, title) is named
 
 
 def test_answer_cites_exact_titles_through_the_pipeline(fake_pipeline, seed_titles):
@@ -91,6 +110,13 @@ def test_list_questions_judge_each_candidate_and_list_the_matches(fake_pipeline)
     assert answer.citations and not answer.abstained
     for line, citation in zip(answer.text.splitlines(), answer.citations):
         assert line.startswith(f"- {citation.title} [{citation.n}]: ")
+
+
+def test_candidates_further_down_the_ranking_need_a_surer_yes(fake_pipeline, monkeypatch):
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.3)
+    fake_pipeline.settings.list_threshold, fake_pipeline.settings.list_rank_step = 0.2, 0.03
+    answer = fake_pipeline.ask("which papers use structural pruning?")
+    assert [c.n for c in answer.citations] == [1, 2, 3, 4]  # rank 5 would need 0.32
 
 
 def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
