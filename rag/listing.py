@@ -11,6 +11,7 @@ from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM
+from rag.cite import SENTENCE
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
@@ -19,7 +20,6 @@ from rag.retrieve import RetrievedPaper
 _PAPERS = re.compile(r"\b(?:papers|articles|publications)\b"
                      r"|\b(?:which|what|any|other|list|all|some|related|recent|prior|existing)\s+(?:works?|studies)\b"
                      r"(?!\s+(?:best|better|well|worse)\b)", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
 def is_list_question(question: str) -> bool:
@@ -28,7 +28,7 @@ def is_list_question(question: str) -> bool:
 
 def key_sentences(question_vec: np.ndarray, papers: list[RetrievedPaper], embedder: Embedder) -> list[str]:
     """Per paper, the sentence of its best passages closest to the question: the excerpt judged and shown."""
-    sentences = [[s for p in paper.passages[:2] for s in _SENTENCE_END.split(p.text)] for paper in papers]
+    sentences = [[s for p in paper.passages[:2] for s in SENTENCE.split(p.text)] for paper in papers]
     vectors = embedder.embed([s for group in sentences for s in group])
     best, start = [], 0
     for group in sentences:

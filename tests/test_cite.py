@@ -94,6 +94,13 @@ def test_sentences_cite_the_sources_whose_words_they_use():
     assert [c.title for c in cited.citations] == ["Speed Paper"] and cited.dropped == 1
 
 
+def test_abbreviations_do_not_end_a_sentence():
+    source = [RetrievedPaper("id1", "Vision", [Passage("v", "CLIP tells hippo vs. elephant apart, e.g. in "
+                                                          "captioning.", 0, .5, .1)])]
+    cited = attribute("CLIP tells hippo vs. elephant apart, e.g. in captioning [1].", source)
+    assert cited.text == "CLIP tells hippo vs. elephant apart, e.g. in captioning [1]."
+
+
 def test_invented_numbers_and_names_and_refusals_are_caught():
     evidence = "FineQuant reaches 3.65 times higher throughput on OPT-175B."
     assert ungrounded_terms("FineQuant reaches 3.65 times on OPT-175B [1].", evidence) == []
