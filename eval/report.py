@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from rag.settings import Settings
 
 BENCH_SECTION = "## Benchmark"  # written by eval.bench
 SCALE_SECTION = "## Scale"  # written by eval.bench_scale
+EXPERIMENTS_SECTION = "## Experiments"  # written by hand: what was tried and measured, kept or dropped
 ANSWER_COLUMNS = ["n", "keyword_accuracy", "list_precision", "list_recall", "list_f1", "abstention",
                   "false_abstention", "citation_precision", "hallucinated_citations"]
 
@@ -51,7 +53,9 @@ def markdown(summary: dict, command: str, settings: Settings) -> str:
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ",
         f"Machine: {machine()}  ",
         f"Settings: k={settings.k}, evidence_tokens={settings.evidence_tokens}, lead_passages={settings.lead_passages}, "
-        f"chunk_chars={settings.chunk_chars}, candidates={settings.candidates}, rrf_k={settings.rrf_k}",
+        f"chunk_chars={settings.chunk_chars}, candidates={settings.candidates}, rrf_k={settings.rrf_k}, "
+        f"min_score={settings.min_score}, list_threshold={settings.list_threshold}, "
+        f"list_rank_step={settings.list_rank_step}",
         "",
         "## Retrieval (paper level, top 10)",
         "",
@@ -110,8 +114,8 @@ def chart(summary: dict, path: Path) -> None:
 
 def section(text: str, heading: str) -> str:
     """The section under `heading` up to the next heading of the same level, or ''."""
-    _, found, rest = text.partition(heading)
-    return (found + rest.split("\n## ", 1)[0]).rstrip() + "\n" if found else ""
+    match = re.search(rf"^{re.escape(heading)}$", text, re.MULTILINE)
+    return (text[match.start():].split("\n## ", 1)[0]).rstrip() + "\n" if match else ""
 
 
 def write_section(path: Path, heading: str, text: str) -> None:
@@ -129,6 +133,7 @@ def write_report(out: Path, summary: dict, records: list[dict], command: str, se
     chart(summary, out / "results.png")
     path = out / "RESULTS.md"
     old = path.read_text() if path.is_file() else ""
-    kept = "".join("\n" + section(old, heading) for heading in (BENCH_SECTION, SCALE_SECTION) if section(old, heading))
+    kept = "".join("\n" + section(old, heading) for heading in (BENCH_SECTION, SCALE_SECTION, EXPERIMENTS_SECTION)
+                   if section(old, heading))
     path.write_text(markdown(summary, command, settings) + "\n![quality and latency](results.png)\n" + kept)
     return path

@@ -19,8 +19,8 @@ done each either for from had has have how however i if in into is it its itself
 on one only or other our over per same so some such than that the their them then there these they this those
 to up us very was we were what when where whether which while who whom why will with within would yes you""".split())
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
-# A sentence ends at . ! or ? before a capital, a digit or a marker, but not after vs. e.g. i.e. et al.
-SENTENCE = re.compile(r"(?<=[.!?])(?<!\bvs\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bal\.)\s+(?=[A-Z0-9\[(\"'])")
+# A sentence ends at . ! or ? unless the next word is plain lowercase or the dot ends vs. e.g. i.e. et al.
+SENTENCE = re.compile(r"(?<=[.!?])(?<!\bvs\.)(?<!\b[eE]\.g\.)(?<!\b[iI]\.e\.)(?<!\bal\.)\s+(?=[^\sa-z]|[a-z]+[A-Z0-9])")
 
 # [1], [1, 2], [1][2], [Source 1], [sources 1; 3]
 MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)

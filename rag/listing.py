@@ -15,11 +15,13 @@ from rag.cite import SENTENCE
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
-# "which papers …", "papers on …", "any work on …", "which studies …". "Work(s)" and "studies" are verbs too
-# ("which encoder works best"), so they count only right after a word that asks for a set.
-_PAPERS = re.compile(r"\b(?:papers|articles|publications)\b"
-                     r"|\b(?:which|what|any|other|list|all|some|related|recent|prior|existing)\s+(?:works?|studies)\b"
-                     r"(?!\s+(?:best|better|well|worse)\b)", re.IGNORECASE)
+# "which papers …", "papers on …", "any work on …", "are there studies …". "Work(s)" and "studies" are verbs
+# too ("which encoder works best"), and "prior work" is one paper's background, so they count only after
+# words that ask for a set.
+_PAPERS = re.compile(r"\b(?:papers|articles|publications)\b|\bany\s+work\b"
+                     r"|\b(?:which|what|any|other|list|all|some|related|recent|prior|existing|there|find|show|name)"
+                     r"\s+(?:works|studies)\b(?!\s+(?:the\s+)?(?:best|better|well|worse|faster|slower)\b)",
+                     re.IGNORECASE)
 
 
 def is_list_question(question: str) -> bool:

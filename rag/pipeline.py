@@ -77,8 +77,8 @@ def names_paper(question: str, title: str) -> bool:
     """Whether the question names the paper: the part of its title before a colon ('MUSE' of 'MUSE: Machine
     Unlearning…'), or the whole title, as words of the question; a trailing plural s is optional."""
     name = title.split(":")[0].strip().rstrip("?").casefold()
-    stem = name[:-1] if name.endswith("s") else name
-    return re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", question.casefold()) is not None
+    stem = name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+    return len(stem) >= 3 and re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", question.casefold()) is not None
 
 
 def select_evidence(papers: list[RetrievedPaper], budget_chars: int, lead: int = 1, question: str = ""

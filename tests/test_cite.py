@@ -51,6 +51,8 @@ def test_a_paper_the_question_names_comes_first_with_all_its_passages():
     ("how does wechsel initialize embeddings?", "WECHSEL: Effective initialization of subword embeddings", True),
     ("what does MUSEUM contain?", "MUSE: Machine Unlearning Six-Way Evaluation", False),
     ("Which papers study concept drift?", "Large Concept Models: Language Modeling in a Sentence", False),
+    ("why do models los accuracy?", "Loss: a study of training curves", False),
+    ("what is it?", ": untitled", False),
 ])
 def test_names_paper(question, title, named):
     assert names_paper(question, title) is named
@@ -74,6 +76,7 @@ def test_uncited_or_refused_answers_become_the_refusal(fake_pipeline, reply):
     fake_pipeline.llm.reply = reply
     answer = fake_pipeline.ask("what is the answer?")
     assert answer.abstained and answer.text == prompts.REFUSAL and answer.citations == []
+    assert answer.generated == reply  # what the model said is kept for inspection
 
 
 def test_retrieval_only_does_not_call_the_llm(fake_pipeline):
@@ -137,3 +140,4 @@ def test_a_number_must_be_in_the_source_its_sentence_cites():
                RetrievedPaper("b", "Other", [Passage("b0", "A model with 101B parameters.", 0, 0.5, 0.1)])]
     assert uncited_numbers("Chimera's draft model has 101B parameters [1].", sources) == ["101"]
     assert uncited_numbers("It has 7 layers [1]. The other has 101B parameters [2].", sources) == []
+    assert uncited_numbers("mChimera has 101B parameters [1]. xOther has 7 layers [2].", sources) == ["101", "7"]

@@ -62,8 +62,11 @@ def test_run_on_an_unseen_file_writes_results_and_resumes_from_cache(fake_pipeli
     assert results["questions"][0]["cited_titles"] == [pruner] and results["questions"][0]["keywords_ok"]
     assert (out / "results.png").stat().st_size > 0 and "| factoid | hybrid |" in (out / "RESULTS.md").read_text()
     calls = len(fake_pipeline.llm.calls)
+    notes = "## Experiments\n\nlead 3: measured, dropped.\n"
+    (out / "RESULTS.md").write_text((out / "RESULTS.md").read_text() + "\n" + notes)
     assert main(["--qa", str(qa), "--out", str(out)]) == 0
     assert len(fake_pipeline.llm.calls) == calls  # every answer came from the cache
+    assert notes in (out / "RESULTS.md").read_text()  # hand-written sections survive a new run
 
 
 # Regression guard: a little below the figures in eval/RESULTS.md (real embedder, real Chroma).
