@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `python -m eval.bench {' '.join(sys.argv[1:] if argv is None else argv)}` ({len(items)} questions, {args.per_type} per type, one run, warm model)  ",
         f"Machine: {machine()}", "",
         table(["measure", f"naive (top-{NAIVE_DOCUMENTS} abstracts)", "product"], rows), "",
-        f"Time to first token, naive / product (p50): **{ratio:.1f}x**", ""])
+        f"Time to first token, naive / product (p50): **{ratio:.2f}x**", ""])
     print(text)
     write_section(args.results, BENCH_SECTION, text)
     return 0
