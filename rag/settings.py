@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, description="reciprocal rank fusion constant")
 
     # Prompt and generation
-    evidence_tokens: int = Field(400, gt=0, description="budget of evidence tokens in the prompt (~4 chars each)")
+    evidence_tokens: int = Field(350, gt=0, description="budget of evidence tokens in the prompt (~4 chars each)")
     lead_passages: int = Field(2, gt=0, description="passages of the best-matching paper put in the prompt before "
                                "the other papers' best ones")
     max_answer_tokens: int = Field(256, gt=0, description="longest answer generated")
