@@ -79,7 +79,7 @@ def content_terms(text: str) -> set[str]:
 def attribute(text: str, sources: list[RetrievedPaper]) -> Cited:
     """Each sentence cites the sources that support it (SUPPORT_MIN of its content words), preferring the
     markers the model wrote; sentences no source supports are dropped when any other sentence is supported."""
-    source_terms = [content_terms(p.title + " " + " ".join(x.text for x in p.passages)) for p in sources]
+    source_terms = [content_terms(p.text) for p in sources]
     dropped = 0
     kept: list[str] = []
     for sentence in SENTENCE.split(text.strip()):

@@ -42,8 +42,7 @@ def uncited_numbers(answer: str, sources: list[RetrievedPaper]) -> list[str]:
     missing: list[str] = []
     for sentence in SENTENCE.split(answer):
         cited = {int(n) for m in MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))}
-        support = "\n".join(f"{p.title}\n" + "\n".join(x.text for x in p.passages)
-                            for n, p in enumerate(sources, start=1) if n in cited).casefold()
+        support = "\n".join(p.text for n, p in enumerate(sources, start=1) if n in cited).casefold()
         if cited:
             missing += [t for t in NUMBER.findall(MARKER.sub(" ", sentence)) if not _occurs(t, support)]
     return missing

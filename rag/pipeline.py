@@ -179,7 +179,7 @@ class Pipeline:
             yield Token(piece)
         raw = "".join(pieces)
         cited = resolve(raw, sources) if listing else attribute(raw, sources)
-        evidence = "\n".join(f"{p.title}\n" + "\n".join(x.text for x in p.passages) for p in sources)
+        evidence = "\n".join(p.text for p in sources)
         # Abstention by the program, not by the model: the answer must not be a refusal, must cite evidence,
         # every number and name in it must occur in the evidence, and every number in the sources its sentence
         # cites; otherwise the refusal is returned.

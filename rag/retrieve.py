@@ -36,6 +36,11 @@ class RetrievedPaper:
         return max(p.similarity for p in self.passages)
 
     @property
+    def text(self) -> str:
+        """The title and passages as the prompt shows them: what the answer's checks look in."""
+        return "\n".join([self.title, *(p.text for p in self.passages)])
+
+    @property
     def fused(self) -> float:
         return self.passages[0].fused
 
