@@ -19,7 +19,7 @@ from eval import metrics
 from eval.report import SCALE_SECTION, machine, table, write_section
 from eval.run import load_qa
 from rag.cli import run_cli
-from rag.cite import SENTENCE
+from rag.text import SENTENCE
 from rag.corpus import load
 from rag.embeddings import Embedder
 from rag.index import Index

@@ -55,26 +55,37 @@ def markdown(summary: dict, command: str, settings: Settings) -> str:
         f"Settings: k={settings.k}, evidence_tokens={settings.evidence_tokens}, lead_passages={settings.lead_passages}, "
         f"chunk_chars={settings.chunk_chars}, candidates={settings.candidates}, rrf_k={settings.rrf_k}, "
         f"min_score={settings.min_score}, list_threshold={settings.list_threshold}, "
-        f"list_rank_step={settings.list_rank_step}",
-        "",
-        "## Retrieval (paper level, top 10)",
+        f"list_rank_step={settings.list_rank_step}, quote_candidates={settings.quote_candidates}, "
+        f"quote_threshold={settings.quote_threshold}",
         "",
     ]
-    metric_names = ["hit@1", "hit@5", "mrr", "recall@5", "recall@10"]
-    rows = []
-    for group, modes in summary["retrieval"].items():
-        for mode, values in modes.items():
-            rows.append([group, mode, *[values[m] for m in metric_names]])
-    parts += [table(["type", "retriever", *metric_names], rows), ""]
+    for name in ("test", "dev"):
+        if split := summary.get("splits", {}).get(name):
+            note = "report only: nothing was tuned on these questions" if name == "test" else "tuned on"
+            parts += [f"## {name.capitalize()} split ({split['n']} questions, "
+                      f"{note})", "", *tables(split, modes=["dense", "hybrid"])]
+    parts += ["## All questions" if summary.get("splits") else "## Results", "", *tables(summary)]
     if summary["answers"]:
-        parts += ["## Answers", "",
-                  table(["type", *ANSWER_COLUMNS],
-                        [[group, *[values[c] for c in ANSWER_COLUMNS]] for group, values in summary["answers"].items()]),
-                  "", "## Latency", "",
+        parts += ["## Latency", "",
                   table(["measure", "p50", "p95"],
                         [[name, v["p50"], v["p95"]] for name, v in summary["latency"].items()]),
                   ""]
     return "\n".join(parts)
+
+
+def tables(summary: dict, modes: list[str] | None = None) -> list[str]:
+    """Retrieval (paper level, top 10) and answers, per question type."""
+    metric_names = ["hit@1", "hit@5", "mrr", "recall@5", "recall@10"]
+    rows = [[group, mode, *[values[m] for m in metric_names]]
+            for group, by_mode in summary["retrieval"].items() for mode, values in by_mode.items()
+            if modes is None or mode in modes]
+    parts = ["Retrieval (paper level, top 10):", "", table(["type", "retriever", *metric_names], rows), ""]
+    if summary["answers"]:
+        parts += ["Answers:", "",
+                  table(["type", *ANSWER_COLUMNS],
+                        [[group, *[values[c] for c in ANSWER_COLUMNS]] for group, values in summary["answers"].items()]),
+                  ""]
+    return parts
 
 
 def chart(summary: dict, path: Path) -> None:

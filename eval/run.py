@@ -1,5 +1,8 @@
 """Evaluate retrieval and answers on a QA file:
-`python -m eval.run --qa FILE [--retrieval-only] [--limit N] [--out DIR]`.
+`python -m eval.run --qa FILE [--split dev|test|all] [--retrieval-only] [--limit N] [--out DIR]`.
+
+A QA record may carry a `split`: `dev` (tune on it) or `test` (report only, never tune on it); records
+without one belong to every split. The report gives each split its own tables.
 
 Answers are cached per question (keyed by the question and a fingerprint of the code and settings),
 so an interrupted run continues where it stopped."""
@@ -25,6 +28,7 @@ from rag.settings import PROJECT_ROOT, Settings
 
 TYPES = ["factoid", "paraphrase", "list", "title", "unanswerable", "multi_hop"]
 RETRIEVERS = ["bm25", "dense", "hybrid"]
+SPLITS = ["dev", "test"]
 RETRIEVAL_DEPTH = 10
 
 
@@ -36,6 +40,7 @@ class QA:
     gold_titles: list[str]
     answer_keywords: list[list[str]]
     notes: str = ""
+    split: str | None = None  # dev or test; None: in every split
 
 
 def load_qa(path: Path) -> list[QA]:
@@ -49,11 +54,14 @@ def load_qa(path: Path) -> list[QA]:
             data = json.loads(line)
             item = QA(id=str(data["id"]), question=data["question"], type=data["type"],
                       gold_titles=list(data.get("gold_titles", [])),
-                      answer_keywords=[list(g) for g in data.get("answer_keywords", [])], notes=data.get("notes", ""))
+                      answer_keywords=[list(g) for g in data.get("answer_keywords", [])], notes=data.get("notes", ""),
+                      split=data.get("split"))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise UserError(f"{path}:{number}: not a QA record ({type(e).__name__}: {e})") from None
         if item.type not in TYPES:
             raise UserError(f"{path}:{number}: unknown type {item.type!r} (one of {', '.join(TYPES)})")
+        if item.split not in (None, *SPLITS):
+            raise UserError(f"{path}:{number}: unknown split {item.split!r} (one of {', '.join(SPLITS)})")
         if item.id in seen:
             raise UserError(f"{path}:{number}: duplicate id {item.id!r}")
         seen.add(item.id)
@@ -126,7 +134,7 @@ def summarize(items: list[QA], retrieval: dict, answers: dict | None, scored: di
     for item in items:
         by_type[item.type].append(item)
     groups = {**{t: by_type[t] for t in TYPES if by_type[t]}, "overall": items}
-    summary: dict[str, dict] = {"retrieval": {}, "answers": {}, "latency": {}}
+    summary: dict = {"n": len(items), "retrieval": {}, "answers": {}, "latency": {}}
     for name, group in groups.items():
         answerable = [i for i in group if i.gold_titles]
         summary["retrieval"][name] = {
@@ -169,12 +177,14 @@ def summarize(items: list[QA], retrieval: dict, answers: dict | None, scored: di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.run", description=__doc__.split("\n")[0])
     parser.add_argument("--qa", type=Path, required=True, help="QA file (JSONL, see eval/qa.jsonl)")
+    parser.add_argument("--split", choices=[*SPLITS, "all"], default="all",
+                        help="questions of one split only (default: all, each split reported on its own)")
     parser.add_argument("--retrieval-only", action="store_true", help="measure retrieval only (no LLM)")
     parser.add_argument("--limit", type=int, help="only the first N questions")
     parser.add_argument("--out", type=Path, help="output folder (default: eval/out/<qa file name>)")
     add_settings_flags(parser)
     args = parser.parse_args(argv)
-    items = load_qa(args.qa)[: args.limit]
+    items = [i for i in load_qa(args.qa) if args.split == "all" or i.split in (None, args.split)][: args.limit]
     out = args.out or PROJECT_ROOT / "eval" / "out" / args.qa.stem
     pipeline = Pipeline(settings_from_flags(args))
     pipeline.ensure_index()
@@ -183,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     answers = None if args.retrieval_only else evaluate_answers(pipeline, items, out / "cache" / "answers.jsonl")
     scored = {i.id: score_answer(i, answers[i.id], corpus_titles) for i in items} if answers else {}
     summary = summarize(items, retrieval, answers, scored)
-    records = [{"id": i.id, "type": i.type, "question": i.question, "gold_titles": i.gold_titles,
+    summary["splits"] = {name: summarize(subset, retrieval, answers, scored) for name in SPLITS
+                         if (subset := [i for i in items if i.split in (None, name)]) and len(subset) < len(items)}
+    records = [{"id": i.id, "type": i.type, "split": i.split, "question": i.question, "gold_titles": i.gold_titles,
                 "retrieved": {mode: retrieval[i.id][mode]["ranked"] for mode in RETRIEVERS},
                 **({"answer": answers[i.id]["text"], "timings": answers[i.id]["timings"], **scored[i.id]}
                    if answers else {})} for i in items]

@@ -7,7 +7,7 @@ import json
 import sys
 
 from rag.cli import add_settings_flags, run_cli, settings_from_flags
-from rag.pipeline import Answer, Pipeline, Sources, Token, check_question
+from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrieval-only", action="store_true", help="list the best-matching papers at once, no LLM")
     add_settings_flags(parser)
     args = parser.parse_args(argv)
-    question = check_question(args.question)  # fail fast, before any model loads
+    question = clean_question(args.question)  # fail fast, before any model loads
     pipeline = Pipeline(settings_from_flags(args))
     if not args.retrieval_only:
         pipeline.load_llm()  # a bad model setting fails before any indexing
@@ -45,11 +45,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_citations(answer: Answer, streamed: str) -> None:
+    """After the streamed text: the checked answer when the checks changed it, and why; then the sources."""
     if answer.abstained:
-        print(f"\n\n{answer.text}")
+        print(f"\n\n{answer.text}\n(why: {answer.reason})")
         return
-    if answer.text.strip() != streamed.strip():  # citations were checked and re-attributed
-        print(f"\n\nWith verified citations:\n{answer.text}")
+    if answer.text.strip() != streamed.strip():
+        label = "Quoted from the source" if answer.quoted else "Checked answer"
+        print(f"\n\n{label} ({answer.reason or 'citations re-attributed'}):\n{answer.text}")
     print("\n\nSources:")
     for c in answer.citations:
         print(f"  [{c.n}] {c.title}")

@@ -14,7 +14,7 @@ from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM, Usage
-from rag.cite import MARKER
+from rag.text import MARKER
 
 HISTORY_TURNS = 2  # turns of the conversation shown to the rewriter
 ANSWER_PREFIX_CHARS = 160  # of each answer

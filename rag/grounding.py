@@ -1,15 +1,26 @@
-"""Checks that an answer says nothing the evidence does not: every number and every name in the answer
-must occur in the excerpts (the question does not count: it may name what the papers never say), every
-number in the very sources its sentence cites, and an answer that only says the excerpts lack the answer
-is a refusal, whatever its words."""
+"""Claim-level checks: each sentence of the model's answer is kept only when the sources it cites say
+what it claims, and dropped with its reason otherwise.
+
+- What a sentence repeats from the question is not a claim (a user who describes a paper gets an answer
+  that restates the description); what it adds is, and a source must hold most of those words.
+- Every number and every name (model, method, dataset) of a sentence must occur in the papers it cites,
+  checked against their whole abstract: one paper's facts are never given to another, and a name the
+  question asks about must belong to the cited paper.
+- An answer that only says the excerpts lack the answer is a refusal, whatever its words.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from rag.cite import MARKER, SENTENCE
+from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
+from rag.text import content_terms, marker_numbers, names, numbers, occurs, sentences, strip_markers
+
+# Share of a sentence's claimed words that must occur in a source for the source to support it.
+SUPPORT_MIN = 0.5
 
 # How a model says the excerpts lack the answer, in its own words.
 _REFUSAL_WORDS = re.compile(
@@ -17,36 +28,70 @@ _REFUSAL_WORDS = re.compile(
     r"|do(?:es)? not (?:mention|state|provide|specify|contain|include|say)|cannot (?:be )?(?:determined|answer)"
     r"|no (?:information|mention)", re.IGNORECASE)
 
-NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
-# A capitalized or mixed-case word that does not start a sentence: names, models, datasets.
-NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][\w-]*|[a-z]+[A-Z][\w-]*)")
+
+@dataclass(frozen=True)
+class Check:
+    sentence: str  # the model's sentence, without its markers
+    cites: list[int]  # the sources it cites once checked; empty when dropped
+    dropped: str | None = None  # why it was left out of the answer
 
 
-def _occurs(term: str, support: str) -> bool:
-    """Whole-word match; a number may run into letters (175 in OPT-175B) but not into digits (3 in 3.65)."""
-    edge = r"(?![\d]|\.\d)" if term[0].isdigit() else r"(?!\w)"
-    return re.search(rf"(?<![\w.]){re.escape(term.casefold())}{edge}", support) is not None
-
-
-def ungrounded_terms(answer: str, evidence: str) -> list[str]:
-    """Numbers and names of `answer` not found in `evidence`."""
-    text = MARKER.sub(" ", answer)
-    support = evidence.casefold()
-    terms = NUMBER.findall(text) + [m.group(1) for m in NAME.finditer(text)]
-    return [t for t in dict.fromkeys(terms) if not _occurs(t, support) and not _occurs(t.rstrip("s"), support)]
-
-
-def uncited_numbers(answer: str, sources: list[RetrievedPaper]) -> list[str]:
-    """Numbers of each cited sentence that the sources it cites do not contain ("101B parameters [1]" when
-    101 is in source 2 only): a small model readily pairs a number with the wrong paper."""
-    missing: list[str] = []
-    for sentence in SENTENCE.split(answer):
-        cited = {int(n) for m in MARKER.finditer(sentence) for n in re.findall(r"\d+", m.group(1))}
-        support = "\n".join(p.text for n, p in enumerate(sources, start=1) if n in cited).casefold()
-        if cited:
-            missing += [t for t in NUMBER.findall(MARKER.sub(" ", sentence)) if not _occurs(t, support)]
-    return missing
+@dataclass(frozen=True)
+class Verified:
+    text: str  # the kept sentences, each with its [n]
+    citations: list[Citation]
+    checks: list[Check]
+    dropped_markers: int  # markers that pointed at no source
 
 
 def is_refusal(answer: str) -> bool:
     return REFUSAL.casefold()[:20] in answer.casefold() or _REFUSAL_WORDS.search(answer) is not None
+
+
+def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts: list[str]) -> Verified:
+    """Check each sentence of `answer`. `abstracts[i]` is the whole title and abstract of `sources[i]`.
+    A sentence cites the sources the model marked that support it, else the one source that supports it
+    best; a sentence no source supports, or with a number or name its sources lack, is dropped."""
+    asked = content_terms(question)
+    source_terms = [content_terms(p.text) for p in sources]
+    checks: list[Check] = []
+    kept: list[str] = []
+    dropped_markers = 0
+    for sentence in sentences(answer):
+        marked = marker_numbers(sentence)
+        dropped_markers += sum(not 1 <= n <= len(sources) for n in marked)
+        bare = strip_markers(sentence)
+        terms = content_terms(bare)
+        if not terms:
+            continue
+        claimed = terms - asked or terms
+        support = [len(claimed & st) / len(claimed) for st in source_terms]
+        cites = [n for n in dict.fromkeys(marked) if 1 <= n <= len(sources) and support[n - 1] >= SUPPORT_MIN]
+        best = max(range(len(sources)), key=support.__getitem__, default=None)
+        if not cites and best is not None and support[best] >= SUPPORT_MIN:
+            cites = [best + 1]
+        reason = missing_fact(bare, cites, abstracts) if cites else "no source says this"
+        checks.append(Check(bare, [] if reason else cites, reason))
+        if not reason:
+            kept.append(with_markers(bare, cites))
+    cited = resolve(" ".join(kept), sources)
+    return Verified(cited.text, cited.citations, checks, dropped_markers)
+
+
+def missing_fact(sentence: str, cites: list[int], abstracts: list[str]) -> str | None:
+    """The first number or name of `sentence` that none of its cited papers contains, as a reason."""
+    support = "\n".join(abstracts[n - 1] for n in cites)
+    where = "".join(f"[{n}]" for n in cites)
+    for number in numbers(sentence):
+        if not occurs(number, support):
+            return f"number {number} is not in {where}"
+    for name in names(sentence):
+        if not occurs(name, support):
+            return f"{name} is not in {where}"
+    return None
+
+
+def with_markers(sentence: str, cites: list[int]) -> str:
+    markers = "".join(f"[{n}]" for n in cites)
+    end = sentence[-1] if sentence[-1] in ".!?" else ""
+    return f"{sentence[:len(sentence) - len(end)].rstrip()} {markers}{end}"

@@ -200,6 +200,19 @@ class Index:
         self.keyword.build(ids, texts)
         self._keyword_ready = True
 
+    def abstracts(self, paper_ids: list[str]) -> dict[str, str]:
+        """Each paper's title and whole abstract (its passages in order): what the answer's facts are checked
+        against, beyond the excerpts the model read."""
+        if not paper_ids:
+            return {}
+        found = self.collection.get(where={"paper_id": {"$in": paper_ids}}, include=["documents", "metadatas"])
+        passages: dict[str, list[tuple[int, str]]] = {}
+        titles: dict[str, str] = {}
+        for doc, meta in zip(found["documents"], found["metadatas"]):
+            passages.setdefault(meta["paper_id"], []).append((int(meta.get("position", 0)), doc))
+            titles[meta["paper_id"]] = meta["title"]
+        return {pid: "\n".join([titles[pid], *(doc for _, doc in sorted(parts))]) for pid, parts in passages.items()}
+
     def titles(self) -> set[str]:
         found: set[str] = set()
         for offset in range(0, self.count(), _PAGE):

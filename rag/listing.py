@@ -11,7 +11,7 @@ from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM
-from rag.cite import SENTENCE
+from rag.text import sentences
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
@@ -30,10 +30,10 @@ def is_list_question(question: str) -> bool:
 
 def key_sentences(question_vec: np.ndarray, papers: list[RetrievedPaper], embedder: Embedder) -> list[str]:
     """Per paper, the sentence of its best passages closest to the question: the excerpt judged and shown."""
-    sentences = [[s for p in paper.passages[:2] for s in SENTENCE.split(p.text)] for paper in papers]
-    vectors = embedder.embed([s for group in sentences for s in group])
+    groups = [[s for p in paper.passages[:2] for s in sentences(p.text)] for paper in papers]
+    vectors = embedder.embed([s for group in groups for s in group])
     best, start = [], 0
-    for group in sentences:
+    for group in groups:
         scores = vectors[start:start + len(group)] @ question_vec
         best.append(group[int(np.argmax(scores))])
         start += len(group)

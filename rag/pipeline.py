@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-from langchain_core.messages import convert_to_openai_messages
-
 from rag import prompts
 from rag.backends import LLM, Usage, load_llm
-from rag.cite import Citation, attribute, resolve
+from rag.cite import Citation, resolve
 from rag.corpus import clean
 from rag.embeddings import Embedder
 from rag.errors import UserError
-from rag.grounding import is_refusal, uncited_numbers, ungrounded_terms
+from rag.evidence import build_messages, select_evidence
+from rag.grounding import Check, is_refusal, verify
 from rag.index import Index
 from rag.listing import is_list_question, judge, key_sentences
+from rag.quote import closest_sentences, find_quote, quoted_text
 from rag.retrieve import Retrieval, RetrievedPaper, Retriever
 from rag.settings import Settings
 
@@ -43,6 +42,9 @@ class Answer:
     dropped_markers: int = 0
     abstained: bool = False
     generated: str = ""  # the LLM's own text, before the program's citation and abstention checks
+    checks: list[Check] = field(default_factory=list)  # each sentence of `generated`: kept with its sources, or why not
+    quoted: bool = False  # the text is a sentence of a source, quoted because the model's answer failed the checks
+    reason: str = ""  # why the text differs from what the model said (a refusal, dropped sentences, a quote)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -64,56 +66,13 @@ class Token:
     text: str
 
 
-def check_question(question: str) -> str:
+def clean_question(question: str) -> str:
     question = clean(question)
     if not question:
         raise UserError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise UserError(f"the question is too long ({len(question)} characters, at most {MAX_QUESTION_CHARS})")
     return question
-
-
-def names_paper(question: str, title: str) -> bool:
-    """Whether the question names the paper: the part of its title before a colon ('MUSE' of 'MUSE: Machine
-    Unlearning…'), or the whole title, as words of the question; a trailing plural s is optional."""
-    name = title.split(":")[0].strip().rstrip("?").casefold()
-    stem = name[:-1] if name.endswith("s") and not name.endswith("ss") else name
-    return len(stem) >= 3 and re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", question.casefold()) is not None
-
-
-def select_evidence(papers: list[RetrievedPaper], budget_chars: int, lead: int = 1, question: str = ""
-                    ) -> list[RetrievedPaper]:
-    """Fill the prompt's evidence budget: first every passage of the papers the question names (round-robin),
-    or else the best paper's first `lead` passages; then every other paper's best passage, the next round…
-    Papers with no passage that fits are left out of the prompt (and cannot be cited)."""
-    named = [names_paper(question, paper.title) for paper in papers]
-
-    def priority(rank: int, depth: int) -> tuple:
-        if named[rank]:
-            return 0, depth, rank, depth
-        round_ = max(0, depth - lead + 1) if rank == 0 and not any(named) else depth
-        return 1, round_, rank, depth
-
-    order = sorted(priority(rank, depth) for rank, paper in enumerate(papers) for depth in range(len(paper.passages)))
-    chosen: dict[str, RetrievedPaper] = {}
-    used = 0
-    for *_, rank, depth in order:
-        paper = papers[rank]
-        passage = paper.passages[depth]
-        cost = len(passage.text) + (0 if paper.paper_id in chosen else len(paper.title) + 8)
-        if used + cost > budget_chars:
-            continue
-        used += cost
-        chosen.setdefault(paper.paper_id, RetrievedPaper(paper.paper_id, paper.title)).passages.append(passage)
-    return [chosen[p.paper_id] for p in papers if p.paper_id in chosen]
-
-
-def build_messages(question: str, evidence: list[RetrievedPaper]) -> list[dict]:
-    sources = "\n\n".join(
-        prompts.format_source(n, paper.title, [p.text for p in sorted(paper.passages, key=lambda p: p.position)])
-        for n, paper in enumerate(evidence, start=1))
-    messages = prompts.ANSWER.format_messages(sources=sources, question=question)
-    return convert_to_openai_messages(messages)
 
 
 @dataclass
@@ -149,12 +108,12 @@ class Pipeline:
         return self.llm
 
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
-        return self.retriever.search(check_question(question), k)
+        return self.retriever.search(clean_question(question), k)
 
     def stream(self, question: str, k: int | None = None, retrieval_only: bool = False
                ) -> Iterator[Sources | Token | Answer]:
         start = time.perf_counter()
-        question = check_question(question)
+        question = clean_question(question)
         listing = not retrieval_only and is_list_question(question)
         k = k or self.settings.k
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k)
@@ -163,11 +122,14 @@ class Pipeline:
             papers, self.settings.evidence_tokens * 4, self.settings.lead_passages, question)
         yield Sources(retrieval, sources)
         timings = Timings(retrieve_ms=retrieval.ms)
-        unsupported = not sources or papers[0].score < self.settings.min_score
+        unsupported = "" if retrieval_only else (
+            "no paper matches the question" if not sources else
+            f"the best passage's similarity {papers[0].score:.2f} is below min_score {self.settings.min_score}"
+            if papers[0].score < self.settings.min_score else "")
         if retrieval_only or unsupported:
             timings.total_s = time.perf_counter() - start
             yield Answer(question, "" if retrieval_only else prompts.REFUSAL, [], papers, timings,
-                         abstained=not retrieval_only)
+                         abstained=not retrieval_only, reason=unsupported)
             return
         usage = Usage()
         pieces: list[str] = []
@@ -178,17 +140,43 @@ class Pipeline:
             pieces.append(piece)
             yield Token(piece)
         raw = "".join(pieces)
-        cited = resolve(raw, sources) if listing else attribute(raw, sources)
-        evidence = "\n".join(p.text for p in sources)
-        # Abstention by the program, not by the model: the answer must not be a refusal, must cite evidence,
-        # every number and name in it must occur in the evidence, and every number in the sources its sentence
-        # cites; otherwise the refusal is returned.
-        abstained = (is_refusal(raw) or not cited.citations or bool(ungrounded_terms(cited.text, evidence))
-                     or bool(uncited_numbers(cited.text, sources)))
-        timings.total_s = time.perf_counter() - start
         timings.prompt_tokens, timings.completion_tokens = usage.prompt_tokens, usage.completion_tokens
-        text, citations = (prompts.REFUSAL, []) if abstained else (cited.text, cited.citations)
-        yield Answer(question, text, citations, papers, timings, cited.dropped, abstained, raw)
+        if listing:
+            cited = resolve(raw, sources)
+            answer = Answer(question, cited.text or prompts.REFUSAL, cited.citations, papers, timings,
+                            cited.dropped_markers, not cited.citations, raw,
+                            reason="" if cited.citations else "no candidate paper was judged to match")
+        else:
+            answer = self._checked(question, raw, retrieval, sources, timings)
+        timings.total_s = time.perf_counter() - start
+        yield answer
+
+    def _checked(self, question: str, raw: str, retrieval: Retrieval, sources: list[RetrievedPaper],
+                 timings: Timings) -> Answer:
+        """The model's answer after the claim checks; else a quoted evidence sentence; else the refusal."""
+        papers = retrieval.papers
+        if is_refusal(raw):
+            checks, reason = [], "the model found no answer in the excerpts"
+        else:
+            abstracts = self.index.abstracts([p.paper_id for p in sources])
+            verified = verify(raw, question, sources, [abstracts.get(p.paper_id, p.text) for p in sources])
+            checks = verified.checks
+            dropped = [c for c in checks if c.dropped]
+            if verified.citations:
+                reason = (f"{len(dropped)} of {len(checks)} sentences left out: "
+                          + "; ".join(c.dropped for c in dropped)) if dropped else ""
+                return Answer(question, verified.text, verified.citations, papers, timings,
+                              verified.dropped_markers, False, raw, checks, reason=reason)
+            reason = "no sentence of the model's answer is supported by its sources" + (
+                f" ({dropped[0].dropped})" if dropped else "")
+        if self.settings.quote_candidates:
+            candidates = closest_sentences(retrieval.query_vec, sources, self.embedder, self.settings.quote_candidates)
+            quote = find_quote(self.load_llm(), question, candidates, sources, self.settings.quote_threshold)
+            if quote:
+                cited = resolve(quoted_text(quote), sources)
+                return Answer(question, cited.text, cited.citations, papers, timings, 0, False, raw, checks, True,
+                              f"{reason}; quoting the source sentence that answers the question instead")
+        return Answer(question, prompts.REFUSAL, [], papers, timings, 0, True, raw, checks, reason=reason)
 
     def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
         return self.load_llm().stream(build_messages(question, sources), self.settings.max_answer_tokens, usage)

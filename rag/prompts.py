@@ -29,6 +29,15 @@ JUDGE = ChatPromptTemplate.from_messages([
 ])
 
 
+# When the model's answer cannot be verified, the evidence sentence closest to the question is judged on its
+# own and, when it answers, quoted verbatim (rag.quote).
+QUOTE_JUDGE = ChatPromptTemplate.from_messages([
+    ("system", "You check whether a sentence from a research paper answers a question. Reply yes or no."),
+    ("human", "Question: {question}\n\nPaper: {title}\nSentence: {sentence}\n\nDoes the sentence answer the "
+              "question?"),
+])
+
+
 def format_source(number: int, title: str, passages: list[str]) -> str:
     return f"[{number}] {title}\n" + "\n".join(passages)
 

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     list_rank_step: float = Field(0.03, ge=0, description="added to list_threshold for each rank further down: the "
                                   "retrieval order is evidence too")
 
+    quote_candidates: int = Field(2, ge=0, description="evidence sentences judged for a quoted answer when the "
+                                  "model's own answer cannot be verified (0: refuse instead)")
+    quote_threshold: float = Field(0.5, description="probability of 'yes' a sentence needs to be quoted as the answer")
+
     # Ingestion
     batch_size: int = Field(256, gt=0, description="papers chunked, embedded and written per batch")
 

@@ -18,10 +18,22 @@ from rag.backends import Usage
 from rag.corpus import load
 from rag.index import Index
 from rag.pipeline import Pipeline
+from rag.retrieve import Passage, RetrievedPaper
 from rag.settings import PROJECT_ROOT, Settings
 
 SEEDS = PROJECT_ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
+
+
+def make_paper(n: int, passages: int = 1) -> RetrievedPaper:
+    """A retrieved paper 'Title n' with `passages` filler passages."""
+    return RetrievedPaper(f"id{n}", f"Title {n}",
+                          [Passage(f"c{n}{i}", f"passage {n}.{i} " * 10, i, 0.5, 0.1 / (i + 1)) for i in range(passages)])
+
+
+def source(title: str, text: str) -> RetrievedPaper:
+    """A retrieved paper with one passage of `text`."""
+    return RetrievedPaper(title.casefold(), title, [Passage(title + "0", text, 0, 0.5, 0.1)])
 
 
 def run_module(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -85,13 +85,22 @@ def test_answer_panel_shows_cited_papers_then_uncited_collapsed(fake_pipeline):
     assert "retrieval" in panel and "total" in panel  # timings
 
 
-def test_abstained_answer_cites_nothing_and_collapses_every_paper(fake_pipeline):
+def test_abstained_answer_says_why_cites_nothing_and_collapses_every_paper(fake_pipeline):
     fake_pipeline.llm = FakeLLM("I am not sure.")
+    fake_pipeline.settings.quote_candidates = 0  # no quoted answer either
     answer = fake_pipeline.ask("how do they prune Llama?")
     assert answer.abstained
     panel = render.answer_panel(answer)
     assert "cites no paper" in panel and f"Retrieved but not cited ({len(answer.retrieved)})" in panel
-    assert render.answer_message(answer) == prompts.REFUSAL
+    assert "Why the answer is a refusal:" in panel and "✗ left out: no source says this" in panel
+    assert render.answer_message(answer) == f"{prompts.REFUSAL}\n\n<sub>Why: {render.escape(answer.reason)}.</sub>"
+
+
+def test_a_quoted_answer_is_labelled_as_a_quote_in_the_chat(fake_pipeline):
+    fake_pipeline.llm = FakeLLM(prompts.REFUSAL)
+    answer = fake_pipeline.ask("how do they prune Llama?")  # the fake judge says yes to a shared word
+    assert answer.quoted
+    assert "<sub>Quoted from the source: the model found no answer" in render.answer_message(answer)
 
 
 def test_answer_message_ends_with_the_cited_titles(fake_pipeline):

@@ -26,7 +26,7 @@ from rag.backends import LLM  # noqa: E402
 from rag.cli import add_settings_flags, run_cli, settings_from_flags  # noqa: E402
 from rag.conversation import Turn, condense_question, summarize_answer  # noqa: E402
 from rag.errors import UserError  # noqa: E402
-from rag.pipeline import Answer, Pipeline, Sources, Token, check_question  # noqa: E402
+from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question  # noqa: E402
 from ui import render  # noqa: E402
 
 log = logging.getLogger("ui")
@@ -175,7 +175,7 @@ class ChatService:
             return Started(*[gr.skip()] * len(Started._fields))
         chat = list(chat)
         try:
-            q = check_question(text or "")
+            q = clean_question(text or "")
         except UserError as e:
             shown = (text or "").strip()
             if shown:

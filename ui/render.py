@@ -74,6 +74,7 @@ def answer_panel(answer: Answer, *, question: str | None = None, rewritten: str 
             lines += _paper(f"[{c.n}]", c.title, c.score, c.snippet)
     else:
         lines += ["The answer cites no paper.", ""]
+    lines += checks_section(answer)
     others = [p for p in answer.retrieved if p.paper_id not in cited_ids]
     if others:
         lines += [f"<details><summary>Retrieved but not cited ({len(others)})</summary>", ""]
@@ -81,6 +82,22 @@ def answer_panel(answer: Answer, *, question: str | None = None, rewritten: str 
         lines += ["", "</details>", ""]
     lines.append(f"<sub>{timings_line(answer.timings)}</sub>")
     return "\n".join(lines)
+
+
+def checks_section(answer: Answer) -> list[str]:
+    """Why the program changed or refused the model's answer, sentence by sentence."""
+    if not answer.reason:
+        return []
+    what = "is a refusal" if answer.abstained else "differs from the model's"
+    lines = [f"**Why the answer {what}:** {escape(answer.reason)}", ""]
+    if answer.checks:
+        lines += [f"<details><summary>The model's sentences, checked ({len(answer.checks)})</summary>", ""]
+        for check in answer.checks:
+            verdict = (f"✗ left out: {escape(check.dropped)}" if check.dropped
+                       else "✓ kept, cites " + "".join(f"\\[{n}\\]" for n in check.cites))
+            lines.append(f"- {escape(check.sentence)} <sub>{verdict}</sub>")
+        lines += ["", "</details>", ""]
+    return lines
 
 
 def timings_line(t: Timings) -> str:
@@ -99,8 +116,15 @@ def citations_footer(citations: Sequence[Citation]) -> str:
 
 
 def answer_message(answer: Answer) -> str:
-    footer = citations_footer(answer.citations)
-    return f"{answer.text}\n\n{footer}" if footer else answer.text
+    """The final answer in the chat: it replaces the streamed text, so when the checks changed it the
+    message says why."""
+    parts = [answer.text]
+    if answer.reason:
+        label = "Quoted from the source" if answer.quoted else "Checked" if not answer.abstained else "Why"
+        parts.append(f"<sub>{label}: {escape(answer.reason)}.</sub>")
+    if footer := citations_footer(answer.citations):
+        parts.append(footer)
+    return "\n\n".join(parts)
 
 
 def papers_message(papers: Sequence[RetrievedPaper], ms: float) -> str:

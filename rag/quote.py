@@ -1,0 +1,53 @@
+"""Quoted answers: when the model's own answer cannot be verified (or it says it does not know) while the
+evidence holds the answer, the evidence sentence that answers the question is quoted verbatim instead.
+
+The sentences of the evidence are ranked by similarity to the question and the best few are judged one by
+one with a yes/no question, scored by P(yes), as the list judge does; a small model decides "does this
+sentence answer that?" far more reliably than it writes a grounded answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.messages import convert_to_openai_messages
+
+from rag import prompts
+from rag.backends import LLM
+from rag.embeddings import Embedder
+from rag.retrieve import RetrievedPaper
+from rag.text import sentences
+
+
+@dataclass(frozen=True)
+class Quote:
+    n: int  # the source it comes from
+    sentence: str
+    p_yes: float
+
+
+def closest_sentences(question_vec: np.ndarray, sources: list[RetrievedPaper], embedder: Embedder, count: int
+                      ) -> list[tuple[int, str]]:
+    """The `count` evidence sentences most similar to the question, as (source number, sentence)."""
+    pairs = list(dict.fromkeys((n, s) for n, paper in enumerate(sources, start=1)
+                               for passage in paper.passages for s in sentences(passage.text)))
+    if not pairs:
+        return []
+    scores = embedder.embed([s for _, s in pairs]) @ question_vec
+    return [pairs[i] for i in np.argsort(-scores, kind="stable")[:count]]
+
+
+def find_quote(llm: LLM, question: str, candidates: list[tuple[int, str]], sources: list[RetrievedPaper],
+               threshold: float) -> Quote | None:
+    """The first candidate sentence the model judges to answer the question with P(yes) >= threshold."""
+    for n, sentence in candidates:
+        messages = prompts.QUOTE_JUDGE.format_messages(question=question, title=sources[n - 1].title,
+                                                       sentence=sentence)
+        p_yes = llm.yes_probability(convert_to_openai_messages(messages))
+        if p_yes >= threshold:
+            return Quote(n, sentence, p_yes)
+    return None
+
+
+def quoted_text(quote: Quote) -> str:
+    return f"“{quote.sentence.strip()}” [{quote.n}]"

@@ -1,0 +1,80 @@
+"""Text rules shared by the checks, the citations and the list judge: sentences, [n] markers, content
+words, numbers and names. One place, so that every check splits and matches text the same way."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# A sentence ends at . ! or ? unless the next word is plain lowercase or the dot ends vs. e.g. i.e. et al.
+SENTENCE = re.compile(r"(?<=[.!?])(?<!\bvs\.)(?<!\b[eE]\.g\.)(?<!\b[iI]\.e\.)(?<!\bal\.)\s+(?=[^\sa-z]|[a-z]+[A-Z0-9])")
+
+# [1], [1, 2], [1][2], [Source 1], [sources 1; 3]
+MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
+
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+# A capitalized or mixed-case word that does not start a sentence: names of models, methods, datasets.
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][\w-]*|[a-z]+[A-Z][\w-]*)")
+# A sentence's first word is a name only when its case says so (LSLM, GPT-4, mT5), not because it is first.
+_FIRST_NAME = re.compile(r"^\W*([A-Za-z]+[A-Z0-9][\w-]*)")
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
+_STOPWORDS = set("""a about above after all also an and any are as at be been both but by can could did do does
+done each either for from had has have how however i if in into is it its itself may more most much no not of
+on one only or other our over per same so some such than that the their them then there these they this those
+to up us very was we were what when where whether which while who whom why will with within would yes you""".split())
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in SENTENCE.split(text.strip()) if s.strip()]
+
+
+def marker_numbers(text: str) -> list[int]:
+    """The source numbers of every [n] marker, in order of appearance."""
+    return [int(n) for m in MARKER.finditer(text) for n in re.findall(r"\d+", m.group(1))]
+
+
+def strip_markers(text: str) -> str:
+    """The text without [n] markers and without the space they leave before punctuation."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def content_terms(text: str) -> set[str]:
+    """Stemmed words that carry meaning: what a sentence claims, and what a source says."""
+    words = [w for w in _WORD.findall(MARKER.sub(" ", text).casefold()) if w not in _STOPWORDS]
+    return set(_stemmer().stemWords(words))
+
+
+def numbers(text: str) -> list[str]:
+    return list(dict.fromkeys(NUMBER.findall(MARKER.sub(" ", text))))
+
+
+def names(sentence: str) -> list[str]:
+    """Names a sentence states: capitalized or mixed-case words, the first word only if its case marks it."""
+    text = MARKER.sub(" ", sentence).strip()
+    found = [m.group(1) for m in _NAME.finditer(text)]
+    if first := _FIRST_NAME.match(text):
+        found.insert(0, first.group(1))
+    return list(dict.fromkeys(found))
+
+
+def occurs(term: str, text: str) -> bool:
+    """Whole-word match, case-insensitive; a trailing plural s is optional; a number may run into letters
+    (175 in OPT-175B) but not into digits (3 in 3.65); a hyphenated name occurs when its parts all do."""
+    text = text.casefold()
+
+    def whole(word: str) -> bool:
+        edge = r"(?![\d]|\.\d)" if word[0].isdigit() else r"(?!\w)"
+        return re.search(rf"(?<![\w.]){re.escape(word.casefold())}{edge}", text) is not None
+
+    if whole(term) or (term.endswith("s") and len(term) > 2 and whole(term[:-1])):
+        return True
+    parts = [p for p in term.split("-") if len(p) > 1]
+    return len(parts) > 1 and all(whole(p) for p in parts)

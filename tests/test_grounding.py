@@ -1,0 +1,80 @@
+"""The claim checks, on hand-made answers: what is kept, what is dropped, and why."""
+
+import pytest
+
+from rag import prompts
+from rag.grounding import is_refusal, verify
+
+from conftest import source
+
+OWSM = source("OWSM-CTC: An Open Encoder-Only Speech Foundation Model",
+              "OWSM-CTC is a novel encoder-only speech foundation model based on CTC. It is trained on 180k hours of "
+              "public audio data for speech recognition, speech translation, and language identification.")
+HELM = source("Holistic Evaluation of Language Models",
+              "We present HELM. We evaluate models using 7 metrics across 16 core scenarios and 26 targeted "
+              "scenarios.")
+LSLM = source("Language Model Can Listen While Speaking",
+              "We propose the listening-while-speaking language model (LSLM), an end-to-end system that can listen "
+              "and speak at the same time. Experiments test command-based and voice-based FDM.")
+
+
+def check(answer: str, question: str, sources, abstracts=None):
+    return verify(answer, question, sources, abstracts or [p.text for p in sources])
+
+
+def test_a_sentence_that_restates_the_question_keeps_its_answer():
+    question = ("How many hours of audio trained the CTC-based, non-autoregressive speech model that does "
+                "recognition, translation and language identification in one network?")
+    answer = ("The CTC-based, non-autoregressive speech model that does recognition, translation and language "
+              "identification in one network was trained on 180k hours of audio [1].")
+    verified = check(answer, question, [OWSM, HELM])
+    assert "180k hours" in verified.text and [c.n for c in verified.citations] == [1]
+    assert [c.dropped for c in verified.checks] == [None]
+
+
+def test_a_sentence_giving_one_papers_facts_to_another_is_dropped_with_its_reason():
+    answer = "LSLM was evaluated with 7 targeted evaluations based on 26 targeted scenarios [2]."
+    verified = check(answer, "How was LSLM evaluated?", [LSLM, HELM])
+    assert verified.citations == [] and verified.text == ""
+    assert verified.checks[0].dropped == "LSLM is not in [2]"
+
+
+def test_numbers_must_be_in_the_paper_the_sentence_cites():
+    verified = check("It is trained on 26 hours of public audio data [1].", "How much audio?", [OWSM, HELM])
+    assert verified.checks[0].dropped == "number 26 is not in [1]"
+
+
+def test_unsupported_sentences_are_dropped_and_supported_ones_kept():
+    answer = "It is trained on 180k hours of public audio data [1]. The authors come from Kyoto University [1]."
+    verified = check(answer, "How much audio trained it?", [OWSM])
+    assert verified.text == "It is trained on 180k hours of public audio data [1]."
+    assert [bool(c.dropped) for c in verified.checks] == [False, True]
+
+
+def test_names_are_checked_against_the_whole_abstract_not_only_the_excerpt():
+    excerpt_only = source(OWSM.title, "It is trained on 180k hours of public audio data.")
+    answer = "OWSM-CTC is trained on 180k hours of public audio data [1]."
+    assert check(answer, "how much audio?", [excerpt_only], [OWSM.text]).citations
+    wrong = "The Whisper model is trained on 180k hours of public audio data [1]."
+    assert check(wrong, "how much audio?", [excerpt_only], [OWSM.text]).checks[0].dropped == "Whisper is not in [1]"
+
+
+def test_markers_of_the_model_are_kept_when_their_source_supports_the_sentence_else_corrected():
+    verified = check("HELM uses 7 metrics and 26 targeted scenarios [1]. Bad marker [9].", "What does HELM measure?",
+                     [OWSM, HELM])
+    assert verified.text == "HELM uses 7 metrics and 26 targeted scenarios [2]." and verified.dropped_markers == 1
+
+
+def test_abbreviations_do_not_end_a_sentence():
+    vision = source("Vision", "CLIP tells hippo vs. elephant apart, e.g. in captioning.")
+    verified = check("CLIP tells hippo vs. elephant apart, e.g. in captioning [1].", "what does CLIP do?", [vision])
+    assert verified.text == "CLIP tells hippo vs. elephant apart, e.g. in captioning [1]."
+
+
+@pytest.mark.parametrize("answer, refusal", [
+    ("The authors are not mentioned in the excerpts.", True),
+    (prompts.REFUSAL, True),
+    ("OWSM-CTC is trained on 180k hours [1].", False),
+])
+def test_refusals_in_the_models_own_words(answer, refusal):
+    assert is_refusal(answer) is refusal

@@ -1,0 +1,89 @@
+import pytest
+
+from rag import prompts
+from rag.errors import UserError
+from rag.pipeline import Answer, Sources, Token
+
+
+def test_answer_cites_exact_titles_through_the_pipeline(fake_pipeline, seed_titles):
+    events = list(fake_pipeline.stream("structural pruning of large language models"))
+    assert isinstance(events[0], Sources)
+    assert any(isinstance(e, Token) for e in events)
+    answer = events[-1]
+    assert isinstance(answer, Answer) and not answer.abstained
+    assert [c.title for c in answer.citations] == [answer.retrieved[0].title]
+    assert {c.title for c in answer.citations} <= seed_titles
+    prompt = fake_pipeline.llm.calls[0][1]["content"]
+    assert prompt.startswith("Excerpts:\n[1] " + answer.retrieved[0].title)
+    assert fake_pipeline.llm.calls[0][0]["content"] == prompts.SYSTEM
+
+
+@pytest.mark.parametrize("reply", ["I think it is 42.", "It is 42 [9].", prompts.REFUSAL])
+def test_uncited_or_refused_answers_become_the_refusal(fake_pipeline, reply):
+    fake_pipeline.llm.reply = reply
+    answer = fake_pipeline.ask("what is the answer?")
+    assert answer.abstained and answer.text == prompts.REFUSAL and answer.citations == []
+    assert answer.generated == reply  # what the model said is kept for inspection
+
+
+def test_retrieval_only_does_not_call_the_llm(fake_pipeline):
+    answer = fake_pipeline.ask("pruning", retrieval_only=True)
+    assert answer.retrieved and fake_pipeline.llm.calls == []
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t", "\x00\x01", "x" * 5000])
+def test_bad_questions_are_user_errors(fake_pipeline, question):
+    with pytest.raises(UserError):
+        fake_pipeline.ask(question)
+
+
+def test_list_questions_judge_each_candidate_and_list_the_matches(fake_pipeline):
+    answer = fake_pipeline.ask("which papers use structural pruning?")
+    judged = [c for c in fake_pipeline.llm.calls if "Does the paper match" in c[-1]["content"]]
+    assert len(judged) == fake_pipeline.settings.list_candidates
+    assert answer.citations and not answer.abstained
+    for line, citation in zip(answer.text.splitlines(), answer.citations):
+        assert line.startswith(f"- {citation.title} [{citation.n}]: ")
+
+
+def test_candidates_further_down_the_ranking_need_a_surer_yes(fake_pipeline, monkeypatch):
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.3)
+    fake_pipeline.settings.list_threshold, fake_pipeline.settings.list_rank_step = 0.2, 0.03
+    answer = fake_pipeline.ask("which papers use structural pruning?")
+    assert [c.n for c in answer.citations] == [1, 2, 3, 4]  # rank 5 would need 0.32
+
+
+def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
+    fake_pipeline.settings.min_score = 0.99
+    answer = fake_pipeline.ask("how do they prune Llama?")
+    assert answer.abstained and answer.text == prompts.REFUSAL and fake_pipeline.llm.calls == []
+
+
+def test_an_unverifiable_answer_becomes_a_quote_of_the_sentence_judged_to_answer(fake_pipeline, monkeypatch):
+    fake_pipeline.llm.reply = prompts.REFUSAL
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.9)
+    answer = fake_pipeline.ask("structural pruning of large language models")
+    assert answer.quoted and not answer.abstained and answer.generated == prompts.REFUSAL
+    quoted = answer.text.split("”")[0].lstrip("“")
+    assert [c.n for c in answer.citations] == [1] and quoted in answer.retrieved[0].text
+    assert answer.reason.startswith("the model found no answer in the excerpts; quoting")
+
+
+def test_a_refusal_says_why(fake_pipeline, monkeypatch):
+    fake_pipeline.llm.reply = "The pasta recipe needs 42 tomatoes [1]."
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.1)
+    answer = fake_pipeline.ask("structural pruning of large language models")
+    assert answer.abstained and answer.text == prompts.REFUSAL
+    assert answer.reason == "no sentence of the model's answer is supported by its sources (no source says this)"
+    assert answer.checks[0].dropped == "no source says this"
+    judged = [m for m in fake_pipeline.llm.calls if "Does the sentence answer" in m[-1]["content"]]
+    assert judged == []  # yes_probability was replaced; the calls recorded are the answer's only
+
+
+def test_dropped_sentences_are_reported_and_the_rest_kept(fake_pipeline):
+    first = fake_pipeline.retrieve("structural pruning of large language models").papers[0].passages[0].text
+    claim = first.split(". ")[0].rstrip(".")
+    fake_pipeline.llm.reply = f"{claim} [1]. In short, {claim[0].lower()}{claim[1:]} on 512 TPUs [1]."
+    answer = fake_pipeline.ask("structural pruning of large language models")
+    assert not answer.abstained and "512" not in answer.text
+    assert answer.reason == "1 of 2 sentences left out: number 512 is not in [1]"
