@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup browser ui ask test eval bench bench-scale clean
+.PHONY: setup browser ui ask chat test eval bench bench-scale clean
 
 setup: $(STAMP)
 
@@ -30,12 +30,17 @@ ui: setup
 ask: setup
 	$(PY) -m rag.ask "$(Q)"
 
+# A conversation in the terminal (/new, /sources, Ctrl-D).
+chat: setup
+	$(PY) -m rag.chat
+
 test: setup browser
 	$(PY) -m pytest -q
 
-# The answer-quality evaluation on eval/qa.jsonl with the real LLM (~10 min; resumable).
+# The answer-quality evaluation with the real LLM: questions, then conversations (~30 min; resumable).
 eval: setup
 	$(PY) -m eval.run --qa eval/qa.jsonl --out eval
+	$(PY) -m eval.conversations --qa eval/conversations.jsonl --out eval
 
 # Naive recipe vs the product on the same questions, in one run (~5 min).
 bench: setup

@@ -92,25 +92,33 @@ def fingerprint(settings: Settings) -> str:
     return digest.hexdigest()[:16]
 
 
+class AnswerCache:
+    """Answers already computed, in a JSONL file keyed by the code and settings fingerprint and by what was
+    asked: an interrupted run continues where it stopped, and any code or setting change starts afresh."""
+
+    def __init__(self, path: Path, settings: Settings):
+        self.path = path
+        self.prefix = fingerprint(settings)
+        self.records: dict[str, dict] = {}
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                self.records[record["key"]] = record["answer"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def get(self, asked: str, compute) -> dict:
+        key = hashlib.sha256(f"{self.prefix}\x1f{asked}".encode()).hexdigest()[:24]
+        if key not in self.records:
+            self.records[key] = compute()
+            with self.path.open("a") as out:
+                out.write(json.dumps({"key": key, "answer": self.records[key]}) + "\n")
+        return self.records[key]
+
+
 def evaluate_answers(pipeline: Pipeline, items: list[QA], cache_file: Path, progress: bool = True) -> dict[str, dict]:
-    key_prefix = fingerprint(pipeline.settings)
-    cache: dict[str, dict] = {}
-    if cache_file.is_file():
-        for line in cache_file.read_text().splitlines():
-            record = json.loads(line)
-            cache[record["key"]] = record
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    answers = {}
-    with cache_file.open("a") as out:
-        for item in tqdm(items, desc="answers", disable=not progress):
-            key = hashlib.sha256(f"{key_prefix}\x1f{item.question}".encode()).hexdigest()[:24]
-            if key not in cache:
-                answer = pipeline.ask(item.question).to_dict()
-                cache[key] = {"key": key, "answer": answer}
-                out.write(json.dumps(cache[key]) + "\n")
-                out.flush()
-            answers[item.id] = cache[key]["answer"]
-    return answers
+    cache = AnswerCache(cache_file, pipeline.settings)
+    return {item.id: cache.get(item.question, lambda: pipeline.ask(item.question).to_dict())
+            for item in tqdm(items, desc="answers", disable=not progress)}
 
 
 def score_answer(item: QA, answer: dict, corpus_titles: set[str]) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Iterable
 
 from rag.cli import add_settings_flags, run_cli, settings_from_flags
 from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
@@ -22,14 +23,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.retrieval_only:
         pipeline.load_llm()  # a bad model setting fails before any indexing
     pipeline.ensure_index(progress=not args.json)
+    events = pipeline.stream(question, retrieval_only=args.retrieval_only)
+    if args.json:
+        answer = next(e for e in events if isinstance(e, Answer))
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_events(events)
+    return 0
+
+
+def print_events(events: Iterable) -> None:
+    """For people: the papers found, then the answer as it streams, then the checked answer and its sources."""
     out = sys.stdout
     streamed = ""
-    for event in pipeline.stream(question, retrieval_only=args.retrieval_only):
-        if args.json:
-            if isinstance(event, Answer):
-                json.dump(event.to_dict(), out, indent=2, ensure_ascii=False)
-                out.write("\n")
-        elif isinstance(event, Sources):
+    for event in events:
+        if isinstance(event, Sources):
             out.write(f"Papers found ({event.retrieval.ms:.0f} ms):\n")
             for paper in event.retrieval.papers:
                 out.write(f"  {paper.score:.2f}  {paper.title}\n")
@@ -39,9 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             streamed += event.text
             out.write(event.text)
             out.flush()
-        elif isinstance(event, Answer) and not args.retrieval_only:
+        elif isinstance(event, Answer) and (event.text or event.abstained):
             print_citations(event, streamed)
-    return 0
 
 
 def print_citations(answer: Answer, streamed: str) -> None:

@@ -1,53 +1,107 @@
-"""Follow-up questions: rewrite the newest question into a standalone one before retrieval.
+"""Conversations: each new question is resolved against what the conversation knows before the LLM is asked.
 
-"which of those use LoRA?" retrieves nothing useful on its own; one short LLM call turns it into
-"Which papers that prune Llama use LoRA?" using the last turns of the conversation. The prompt is kept
-small (the last questions and a short prefix of each answer) because every prompt token costs time on a CPU.
+- A question that refers back is scoped to the papers of the previous answer: "which of those use LoRA?"
+  judges only those papers; "how was it evaluated?" or "the second one" or "the speech one" is answered
+  from that one paper.
+- A question that stands on its own is answered as it is: no LLM call, and no old topic dragged in.
+- An elliptical follow-up ("what about German?") is rewritten by one short LLM call: the fallback.
+
+The browser chat, the `/chat` API, the terminal chat and the eval all go through `Conversation`.
 """
 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, Literal
 
 from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
-from rag.backends import LLM, Usage
+from rag.backends import Usage
+from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
 from rag.text import MARKER
 
 HISTORY_TURNS = 2  # turns of the conversation shown to the rewriter
-ANSWER_PREFIX_CHARS = 160  # of each answer
+ANSWER_PREFIX_CHARS = 160  # of each answer, in the rewrite prompt
 MAX_REWRITE_TOKENS = 60
 MAX_REWRITE_CHARS = 400  # longer replies are not a question: keep the user's own words
+
+How = Literal["standalone", "narrowed", "subject", "position", "description", "rewritten"]
+
+_SET = r"(?:those|these|them|the above)(?:\s+(?:papers|ones|works|studies|models|methods|approaches))?"
+# "which of those use LoRA?", "do any of them report LLaMA results?": the previous papers, judged again.
+_NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s+{_SET}\b(?!.*\b(?:best|most|least|"
+                     r"fastest|largest|smallest|better|faster|worse)\b)", re.IGNORECASE)
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
+             "5th": 5, "last": -1}
+_POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|work|study|model|method|result)\b"
+                       r"|\b(?:paper|source|number|no\.?)\s*#?\[?(\d+)\]?(?!\w)|(?<!\w)#(\d+)\b|^\s*\[(\d+)\]",
+                       re.IGNORECASE)
+# "the speech one", "the one about quantization", "the quantization paper": one of the previous papers.
+_DESCRIPTION = re.compile(r"\bthe\s+one\s+(?:about|on|that|which|with|using|for|where)\b"
+                          r"|\bthe\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|previous)\b)"
+                          r"[\w-]+(?:\s+[\w-]+){0,2}\s+one\b", re.IGNORECASE)
+# The subject of the previous answer: "it", "its", "this paper", "that model", "they", "the authors".
+# A bare "the model" refers back, "the model that reads charts" does not.
+_SUBJECT = re.compile(r"\b(?:it|its|it's|they|their|them|the authors|(?:this|that|the same)\s+(?:paper|work|study|"
+                      r"model|method|approach|system|benchmark|dataset|framework|one)|the\s+(?:paper|work|study|model|"
+                      r"method|approach|system|benchmark|dataset|framework)(?!\s+(?:that|which|who|with|for|on|about|"
+                      r"from|in|of|where|whose|called|named|by|to)\b))\b", re.IGNORECASE)
+# Fragments that only make sense after the last question: "what about German?", "and for code?", "why?"
+_ELLIPSIS = re.compile(r"^\s*(?:what about|how about|and (?:for|in|on|with|what|how)|same (?:for|with)|"
+                       r"what else|why|how come)\b", re.IGNORECASE)
 
 _LABEL = re.compile(r"^(?:standalone|rewritten|reformulated)?\s*(?:follow-up\s*)?question\s*:\s*", re.IGNORECASE)
 
 
-class Turn(NamedTuple):
-    question: str  # the (standalone) question that was answered
-    answer: str
+@dataclass
+class Turn:
+    question: str  # as the user asked it
+    standalone: str  # the question that was answered
+    how: How  # how the question was resolved
+    papers: list[tuple[str, str]]  # (paper id, title) the answer cites, in its order; else the scope it had
+    answer: str  # the answer text
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """First event of every conversation turn: what will be answered, and among which papers."""
+    question: str
+    standalone: str
+    how: How
+    scope: list[tuple[str, str]] = field(default_factory=list)  # (paper id, title); empty: the whole corpus
+    listing: bool | None = None  # True: judge each paper of the scope; None: decided by the question
+
+    @property
+    def scope_ids(self) -> list[str] | None:
+        return [pid for pid, _ in self.scope] if self.scope else None
+
+
+def short_name(title: str) -> str:
+    """What a paper is called in a question: the part of its title before a colon, else the title."""
+    head = title.split(":")[0].strip()
+    return head if ":" in title and len(head) <= 60 else title
 
 
 def compact(text: str, limit: int = ANSWER_PREFIX_CHARS) -> str:
     """The start of an answer without citation markers, cut at a word boundary."""
-    text = " ".join(MARKER.sub("", text).split())
-    text = re.sub(r"\s+([.,;:])", r"\1", text)
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0] + " …"
+    text = re.sub(r"\s+([.,;:])", r"\1", " ".join(MARKER.sub("", text).split()))
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
-def format_history(history: Sequence[Turn | tuple[str, str]], turns: int = HISTORY_TURNS) -> str:
+def format_history(turns: list[Turn]) -> str:
     lines = []
-    for question, answer in list(history)[-turns:]:
-        lines.append(f"User: {question}")
-        lines.append(f"Assistant: {compact(answer)}")
+    for turn in turns[-HISTORY_TURNS:]:
+        words = compact(turn.answer)
+        if turn.papers and len(words) < 80:  # bare markers or a list of papers: the titles say more
+            words = compact(f"{words} Papers: {'; '.join(t for _, t in turn.papers)}".strip())
+        lines += [f"User: {turn.standalone}", f"Assistant: {words}"]
     return "\n".join(lines)
 
 
-def build_condense_messages(history: Sequence[Turn | tuple[str, str]], question: str) -> list[dict]:
-    messages = prompts.CONDENSE.format_messages(history=format_history(history), question=question)
+def build_rewrite_messages(turns: list[Turn], question: str) -> list[dict]:
+    messages = prompts.CONDENSE.format_messages(history=format_history(turns), question=question)
     return convert_to_openai_messages(messages)
 
 
@@ -55,24 +109,89 @@ def clean_rewrite(reply: str, question: str) -> str:
     """The rewritten question from the model's reply; the original question when the reply is unusable."""
     line = next((line for line in reply.strip().splitlines() if line.strip()), "")
     line = _LABEL.sub("", line.strip()).strip().strip("\"'`“”*").strip()
-    if not line or len(line) > MAX_REWRITE_CHARS:
-        return question
-    return line
+    return line if line and len(line) <= MAX_REWRITE_CHARS else question
 
 
-def condense_question(llm: LLM, history: Sequence[Turn | tuple[str, str]], question: str) -> str:
-    """The question rewritten to stand on its own; unchanged (and no LLM call) without history."""
-    if not history:
-        return question
-    reply = "".join(llm.stream(build_condense_messages(history, question), max_tokens=MAX_REWRITE_TOKENS,
-                               usage=Usage()))
-    return clean_rewrite(reply, question)
+class Conversation:
+    """The turns of one conversation, and how each new question is resolved against them."""
+
+    def __init__(self, pipeline: Pipeline, turns: list[Turn] | None = None):
+        self.pipeline = pipeline
+        self.turns: list[Turn] = list(turns or [])
+
+    def resolve(self, question: str, rewrite: bool = True) -> Resolved:
+        """What to answer for `question`, and among which papers. `rewrite=False`: never call the LLM."""
+        previous = next((t.papers for t in reversed(self.turns) if t.papers), [])
+        if not self.turns:
+            return Resolved(question, question, "standalone")
+        if previous and _NARROW.search(question):
+            return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed", previous, listing=True)
+        if previous and (match := _POSITION.search(question)):
+            number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
+            if -len(previous) <= number <= len(previous) and number:
+                paper = previous[number - 1] if number > 0 else previous[-1]
+                return self._about(question, paper, "position")
+        if len(previous) > 1 and _DESCRIPTION.search(question):
+            best = self.pipeline.retriever.search(question, 1, papers=[pid for pid, _ in previous]).papers
+            if best:
+                return self._about(question, (best[0].paper_id, best[0].title), "description")
+        if previous and _SUBJECT.search(question):
+            if len(previous) == 1 or re.search(r"\b(?:they|their|them)\b", question, re.IGNORECASE) is None:
+                return self._about(question, previous[0], "subject")
+            return Resolved(question, question, "subject", previous)
+        if rewrite and (_ELLIPSIS.search(question) or len(question.split()) <= 2):
+            return Resolved(question, self.rewrite(question), "rewritten")
+        return Resolved(question, question, "standalone")
+
+    def _about(self, question: str, paper: tuple[str, str], how: How) -> Resolved:
+        return Resolved(question, f"{question.rstrip()} (about {short_name(paper[1])})", how, [paper])
+
+    def rewrite(self, question: str) -> str:
+        """One short LLM call: the question rewritten to stand on its own."""
+        llm = self.pipeline.load_llm()
+        reply = "".join(llm.stream(build_rewrite_messages(self.turns, question), MAX_REWRITE_TOKENS, Usage()))
+        return clean_rewrite(reply, question)
+
+    def stream(self, question: str, k: int | None = None, retrieval_only: bool = False
+               ) -> Iterator[Resolved | Sources | Token | Answer]:
+        """The resolved question first, then the pipeline's events; the answer is recorded as a turn whose
+        papers are those it cites (a retrieval-only turn: those it found)."""
+        resolved = self.resolve(clean_question(question), rewrite=not retrieval_only)
+        yield resolved
+        for event in self.pipeline.stream(resolved.standalone, k, retrieval_only, resolved.scope_ids,
+                                          resolved.listing):
+            if isinstance(event, Answer):
+                papers = event.retrieved if retrieval_only else event.citations
+                self.turns.append(Turn(resolved.question, resolved.standalone, resolved.how,
+                                       [(p.paper_id, p.title) for p in papers], event.text))
+            yield event
+
+    def ask(self, question: str, k: int | None = None) -> tuple[Resolved, Answer]:
+        resolved = None
+        for event in self.stream(question, k):
+            if isinstance(event, Resolved):
+                resolved = event
+            elif isinstance(event, Answer):
+                return resolved, event
+        raise AssertionError("stream ended without an answer")
+
+    def to_dicts(self) -> list[dict]:
+        return [asdict(t) for t in self.turns]
+
+    @staticmethod
+    def turns_from_dicts(rows: list[dict]) -> list[Turn]:
+        """Turns sent back by a client (the `/chat` API); malformed rows are a ValueError."""
+        try:
+            return [Turn(str(r["question"]), str(r["standalone"]), r["how"],
+                         [(str(pid), str(title)) for pid, title in r["papers"]], str(r["answer"])) for r in rows]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"not a conversation turn ({type(e).__name__}: {e})") from None
 
 
-def summarize_answer(text: str, titles: Sequence[str]) -> str:
-    """What a turn's answer contributes to the rewrite prompt: its words, and the cited titles when the
-    words say little (an answer of bare markers, or a retrieval-only list of papers)."""
-    words = compact(text)
-    if titles and len(words) < 80:
-        return compact(f"{words} Papers: {'; '.join(titles)}".strip())
-    return words
+_NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)
+
+
+def answer_record(resolved: Resolved, answer: Answer) -> dict:
+    """The JSON of one conversation turn: the answer object plus how its question was resolved."""
+    return {**answer.to_dict(), "standalone": resolved.standalone, "resolution": resolved.how,
+            "scope": [title for _, title in resolved.scope]}

@@ -98,6 +98,7 @@ class KeywordIndex:
         self.folder = folder
         self.bm25 = None
         self.ids: list[str] = []
+        self.positions: dict[str, int] = {}
 
     @staticmethod
     def tokenize(texts: list[str]) -> list[list[str]]:
@@ -113,6 +114,7 @@ class KeywordIndex:
         self.bm25 = bm25s.BM25()
         self.bm25.index(self.tokenize(texts), show_progress=False)
         self.ids = ids
+        self.positions = {cid: i for i, cid in enumerate(ids)}
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         self.bm25.save(str(tmp), show_progress=False)
@@ -128,19 +130,26 @@ class KeywordIndex:
         try:
             self.bm25 = bm25s.BM25.load(str(self.folder), show_progress=False)
             self.ids = json.loads((self.folder / "ids.json").read_text())
+            self.positions = {cid: i for i, cid in enumerate(self.ids)}
         except (OSError, ValueError, KeyError):  # damaged: it is derived data, so it is rebuilt
             return False
         return True
 
-    def search(self, query: str, n: int) -> list[str]:
+    def search(self, query: str, n: int, within: set[str] | None = None) -> list[str]:
+        """The `n` best passage ids for `query`; only ids in `within` when it is given."""
         if not self.ids:
             return []
         vocab = self.bm25.vocab_dict
         tokens = [t for t in self.tokenize([query])[0] if t in vocab]
         if not tokens:
             return []
-        docs, scores = self.bm25.retrieve([tokens], k=min(n, len(self.ids)), show_progress=False)
-        return [self.ids[d] for d, s in zip(docs[0], scores[0]) if s > 0]
+        if within is None:
+            docs, scores = self.bm25.retrieve([tokens], k=min(n, len(self.ids)), show_progress=False)
+            return [self.ids[d] for d, s in zip(docs[0], scores[0]) if s > 0]
+        scores = self.bm25.get_scores(tokens)
+        allowed = [self.positions[cid] for cid in within if cid in self.positions]
+        best = sorted(allowed, key=lambda i: scores[i], reverse=True)[:n]
+        return [self.ids[i] for i in best if scores[i] > 0]
 
 
 def keyword_folder_name(settings: Settings) -> str:
@@ -170,6 +179,8 @@ class Index:
         return self.collection.count()
 
     def ids_of_papers(self, paper_ids: list[str]) -> set[str]:
+        if not paper_ids:
+            return set()
         found = self.collection.get(where={"paper_id": {"$in": paper_ids}}, include=[])
         return set(found["ids"])
 
@@ -219,18 +230,21 @@ class Index:
             found |= {m["title"] for m in self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)["metadatas"]}
         return found
 
-    def keyword_search(self, query: str, n: int) -> list[str]:
+    def keyword_search(self, query: str, n: int, papers: list[str] | None = None) -> list[str]:
+        """Passage ids by BM25; only passages of `papers` (paper ids) when given."""
         if not self._keyword_ready:
             if not self.keyword.load() or len(self.keyword.ids) != self.count():
                 self.rebuild_keyword_index()
             self._keyword_ready = True
-        return self.keyword.search(query, n)
+        return self.keyword.search(query, n, None if papers is None else self.ids_of_papers(papers))
 
-    def dense_search(self, query_embedding: np.ndarray, n: int) -> list[str]:
+    def dense_search(self, query_embedding: np.ndarray, n: int, papers: list[str] | None = None) -> list[str]:
+        """Passage ids by cosine similarity; only passages of `papers` (paper ids) when given."""
         n = min(n, self.count())
-        if n == 0:
+        if n == 0 or papers == []:
             return []
-        found = self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, include=[])
+        where = None if papers is None else {"paper_id": {"$in": papers}}
+        found = self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, where=where, include=[])
         return found["ids"][0]
 
     def get(self, ids: list[str]) -> dict[str, StoredChunk]:

@@ -110,13 +110,16 @@ class Pipeline:
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         return self.retriever.search(clean_question(question), k)
 
-    def stream(self, question: str, k: int | None = None, retrieval_only: bool = False
-               ) -> Iterator[Sources | Token | Answer]:
+    def stream(self, question: str, k: int | None = None, retrieval_only: bool = False,
+               papers: list[str] | None = None, listing: bool | None = None) -> Iterator[Sources | Token | Answer]:
+        """Answer `question` from the whole corpus, or only from `papers` (paper ids: a conversation's scope).
+        `listing` forces (True) or forbids (False) judging each candidate paper; None: the question decides."""
         start = time.perf_counter()
         question = clean_question(question)
-        listing = not retrieval_only and is_list_question(question)
+        listing = not retrieval_only and (is_list_question(question) if listing is None else listing)
         k = k or self.settings.k
-        retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k)
+        retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
+                                          papers=papers)
         papers = retrieval.papers
         sources = papers if listing or retrieval_only else select_evidence(
             papers, self.settings.evidence_tokens * 4, self.settings.lead_passages, question)

@@ -67,16 +67,18 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
 
-    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> Retrieval:
+    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid", papers: list[str] | None = None
+               ) -> Retrieval:
+        """The `k` best papers for `query`; only among `papers` (paper ids) when given: a conversation's scope."""
         start = time.perf_counter()
         k = k or self.settings.k
         n = self.settings.candidates
         query_vec = self.embedder.embed([query])[0]
         rankings = []
         if mode in ("hybrid", "bm25"):
-            rankings.append(self.index.keyword_search(query, n))
+            rankings.append(self.index.keyword_search(query, n, papers))
         if mode in ("hybrid", "dense"):
-            rankings.append(self.index.dense_search(query_vec, n))
+            rankings.append(self.index.dense_search(query_vec, n, papers))
         fused = rrf(rankings, self.settings.rrf_k)
         chunks = self.index.get(list(fused))
         papers: dict[str, RetrievedPaper] = {}

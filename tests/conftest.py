@@ -107,6 +107,20 @@ class FakeLLM:
         return 1.0 if words(request) & words(paper.split("\n\nDoes")[0]) else 0.0
 
 
+class ScriptedLLM(FakeLLM):
+    """Replies with the next scripted text on each call and records max_tokens."""
+
+    def __init__(self, *replies: str):
+        super().__init__()
+        self.replies = list(replies)
+        self.max_tokens: list[int] = []
+
+    def stream(self, messages, max_tokens, usage):
+        self.max_tokens.append(max_tokens)
+        self.reply = self.replies.pop(0)
+        yield from super().stream(messages, max_tokens, usage)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", corpus=[SEEDS], min_score=0.0)  # fake similarities are low

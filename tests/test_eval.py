@@ -79,3 +79,39 @@ def test_retrieval_quality_does_not_regress(real_pipeline):
     summary = summarize(items, evaluate_retrieval(real_pipeline, items, progress=False), None, {})
     for (group, metric), floor in RETRIEVAL_FLOORS.items():
         assert summary["retrieval"][group]["hybrid"][metric] >= floor, (group, metric)
+
+
+def test_split_selects_its_questions_and_records_without_a_split_belong_to_every_split(fake_pipeline, monkeypatch,
+                                                                                        tmp_path):
+    qa = tmp_path / "split.jsonl"
+    rows = [{"id": s or "none", "question": f"structural pruning {s}", "type": "unanswerable", "split": s}
+            for s in ("dev", "test", None)]
+    qa.write_text("\n".join(json.dumps({k: v for k, v in r.items() if v is not None}) for r in rows))
+    monkeypatch.setattr("eval.run.Pipeline", lambda settings: fake_pipeline)
+    for split, ids in [("dev", ["dev", "none"]), ("test", ["test", "none"]), ("all", ["dev", "test", "none"])]:
+        assert main(["--qa", str(qa), "--out", str(tmp_path / split), "--split", split, "--retrieval-only"]) == 0
+        results = json.loads((tmp_path / split / "results.json").read_text())
+        assert [q["id"] for q in results["questions"]] == ids
+    report = (tmp_path / "all" / "RESULTS.md").read_text()
+    assert "## Test split (2 questions" in report and "## Dev split (2 questions" in report
+    qa.write_text(json.dumps({**rows[0], "split": "train"}))
+    with pytest.raises(UserError, match="unknown split 'train'"):
+        load_qa(qa)
+
+
+def test_conversations_are_scored_turn_by_turn_through_the_chat(fake_pipeline, monkeypatch, tmp_path):
+    from eval import conversations
+
+    pruner = "LLM-Pruner: On the Structural Pruning of Large Language Models"
+    path = tmp_path / "conversations.jsonl"
+    path.write_text(json.dumps({"id": "c1", "kind": "same_subject", "split": "test", "turns": [
+        {"question": "structural pruning of large language models", "type": "factoid", "gold_titles": [pruner]},
+        {"question": "how was it evaluated?", "type": "factoid", "gold_titles": [pruner]},
+        {"question": "who wrote it?", "type": "unanswerable"}]}) + "\n")
+    monkeypatch.setattr(conversations, "Pipeline", lambda settings: fake_pipeline)
+    assert conversations.main(["--qa", str(path), "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "conversations.json").read_text())
+    assert [t["resolution"] for t in result["turns"]] == ["standalone", "subject", "subject"]
+    assert result["turns"][1]["cited_titles"] == [pruner] and result["turns"][1]["correct"]
+    assert result["summary"]["all"]["later_turns"]["n"] == 2
+    assert "## Conversations" in (tmp_path / "RESULTS.md").read_text()

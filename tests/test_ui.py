@@ -6,28 +6,13 @@ import socket
 import pytest
 
 from rag import prompts
-from rag.conversation import (Turn, build_condense_messages, clean_rewrite, compact, condense_question,
-                              summarize_answer)
+from rag.conversation import Conversation, Resolved
 from rag.errors import UserError
 from rag.pipeline import Answer, Sources, Token
 from ui import render
 from ui.app import LLM_QUEUE, ChatService, build_app, check_port
 
-from conftest import FakeLLM
-
-
-class ScriptedLLM(FakeLLM):
-    """Replies with the next scripted text on each call and records max_tokens."""
-
-    def __init__(self, *replies: str):
-        super().__init__()
-        self.replies = list(replies)
-        self.max_tokens: list[int] = []
-
-    def stream(self, messages, max_tokens, usage):
-        self.max_tokens.append(max_tokens)
-        self.reply = self.replies.pop(0)
-        yield from super().stream(messages, max_tokens, usage)
+from conftest import FakeLLM, ScriptedLLM
 
 
 @pytest.fixture
@@ -110,56 +95,14 @@ def test_answer_message_ends_with_the_cited_titles(fake_pipeline):
     assert message.endswith(f"[1] {render.escape(answer.citations[0].title)}")
 
 
-def test_rewritten_question_is_shown_for_follow_ups_only(fake_pipeline):
+def test_how_a_follow_up_was_understood_is_shown_in_the_panel(fake_pipeline):
     answer = fake_pipeline.ask("how do they prune Llama?")
-    assert "Rewritten" not in render.answer_panel(answer, question="which of those use LoRA?")
-    panel = render.answer_panel(answer, question="which of those use LoRA?",
-                                rewritten="Which Llama pruning papers use LoRA?")
-    assert "**Rewritten question:** Which Llama pruning papers use LoRA?" in panel
-    assert "from your follow-up: which of those use LoRA?" in panel
-    assert "(unchanged)" in render.answer_panel(answer, question="What is MEXA?", rewritten="What is MEXA?")
-
-
-# -- follow-up rewriting -------------------------------------------------------------------------------
-
-def test_condense_prompt_has_the_last_two_turns_with_short_answers():
-    history = [Turn("first question?", "old answer"), Turn("how do they prune Llama?", "LLM-Pruner prunes [1]. " * 20),
-               Turn("What is MEXA?", "MEXA measures multilingual alignment [2].")]
-    system, human = build_condense_messages(history, "which languages does it cover?")
-    assert system["role"] == "system" and human["role"] == "user"
-    text = human["content"]
-    assert "first question?" not in text and "old answer" not in text
-    assert "User: how do they prune Llama?" in text and "User: What is MEXA?" in text
-    assert "[1]" not in text and "[2]" not in text  # markers mean nothing to the rewriter
-    assert text.endswith("Follow-up question: which languages does it cover?\nStandalone question:")
-    assert len(text) < 600  # every prompt token costs ~25 ms on the CPU
-
-
-def test_compact_and_summarize_answers():
-    assert compact("It prunes Llama [1]. It uses LoRA [2].") == "It prunes Llama. It uses LoRA."
-    assert compact("word " * 100).endswith(" …") and len(compact("word " * 100)) <= 162
-    assert summarize_answer("[1] [2]", ["LLM-Pruner", "MaskLLM"]) == "Papers: LLM-Pruner; MaskLLM"
-    long = "LLM-Pruner removes coupled structures of Llama by gradient importance and recovers with LoRA [1]."
-    assert summarize_answer(long, ["LLM-Pruner"]) == compact(long)
-
-
-def test_condense_without_history_makes_no_llm_call():
-    llm = ScriptedLLM()
-    assert condense_question(llm, [], "how do they prune Llama?") == "how do they prune Llama?"
-    assert llm.calls == []
-
-
-def test_condense_is_one_short_llm_call():
-    llm = ScriptedLLM("Standalone question: How do the methods that prune Llama use LoRA?\nExtra line.")
-    history = [Turn("how do they prune Llama?", "LLM-Pruner [1].")]
-    assert condense_question(llm, history, "which of those use LoRA?") == "How do the methods that prune Llama use LoRA?"
-    assert llm.max_tokens == [60]
-    assert llm.calls == [build_condense_messages(history, "which of those use LoRA?")]
-
-
-@pytest.mark.parametrize("reply", ["", "   \n", "x" * 500])
-def test_unusable_rewrite_keeps_the_users_question(reply):
-    assert clean_rewrite(reply, "which of those use LoRA?") == "which of those use LoRA?"
+    assert "Answered as" not in render.answer_panel(answer, resolved=Resolved("q", "q", "standalone"))
+    scoped = Resolved("how was it evaluated?", "how was it evaluated? (about LLM-Pruner)", "subject",
+                      [("id1", "LLM-Pruner: On the <b>Structural</b> Pruning")])
+    panel = render.answer_panel(answer, resolved=scoped)
+    assert "**Answered as:** how was it evaluated? (about LLM-Pruner)" in panel
+    assert "Among: LLM-Pruner: On the \\<b\\>Structural\\</b\\> Pruning" in panel
 
 
 # -- the session logic ---------------------------------------------------------------------------------
@@ -185,7 +128,7 @@ def test_retrieval_only_answers_at_once_without_the_llm(service):
     assert "retrieval only" in content(out.chat) and content(out.chat).count("\n") == 4  # header, blank, 3 papers
     assert "Found 3 papers" in out.panel
     assert out.pending.get("__type__") == "update" and service.pipeline.llm.calls == []
-    assert out.turns[-1].question == "how do they prune Llama?"
+    assert out.turns[-1]["question"] == "how do they prune Llama?" and len(out.turns[-1]["papers"]) == 3
 
 
 def run_question(service, question, chat=(), history=(), k=5):
@@ -208,20 +151,20 @@ def test_answer_fills_the_panel_before_the_first_token_then_streams(service):
     assert re.search(r"\[1\]", content(final.chat)) and "**Sources**" in content(final.chat)
     assert "Cited by the answer (1)" in outputs[-2].panel
     answer = service.pipeline.ask("how do they prune Llama?")
-    summary = summarize_answer(answer.text, [c.title for c in answer.citations])
-    assert final.turns == [Turn("how do they prune Llama?", summary)]
+    assert [(t["question"], t["papers"]) for t in final.turns] == [
+        ("how do they prune Llama?", [(c.paper_id, c.title) for c in answer.citations])]
 
 
-def test_follow_up_is_rewritten_before_retrieval_and_shown(service):
-    llm = service.pipeline.llm = ScriptedLLM("How do the methods that prune Llama use LoRA?", "LLM-Pruner uses LoRA [1].")
-    history = [Turn("how do they prune Llama?", "LLM-Pruner prunes Llama [1].")]
-    outputs = run_question(service, "which of those use LoRA?", history=history)
-    assert content(outputs[0].chat) == "_Rewriting the follow-up as a standalone question…_"
+def test_follow_up_is_scoped_to_the_previous_paper_and_shown(service):
+    first = run_question(service, "how do they prune Llama?")[-1]
+    subject = first.turns[0]["papers"][0]
+    outputs = run_question(service, "how was it evaluated?", chat=first.chat, history=first.turns)
     panel = next(o.panel for o in outputs if isinstance(o.panel, str))
-    assert "**Rewritten question:** How do the methods that prune Llama use LoRA?" in panel
-    assert llm.max_tokens == [60, service.pipeline.settings.max_answer_tokens]
-    assert "Question: How do the methods that prune Llama use LoRA?" in llm.calls[1][-1]["content"]
-    assert outputs[-1].turns[-1].question == "How do the methods that prune Llama use LoRA?"
+    assert "**Answered as:** how was it evaluated? (about" in panel and "a follow-up about the previous" in panel
+    assert outputs[-1].turns[-1]["how"] == "subject"
+    assert [c["content"] for c in outputs[-1].chat if c["role"] == "user"] == ["how do they prune Llama?",
+                                                                            "how was it evaluated?"]
+    assert all(t == subject for t in outputs[-1].turns[-1]["papers"])
 
 
 def test_questions_wait_while_the_model_warms_up(fake_pipeline):
@@ -279,7 +222,15 @@ def test_llm_events_share_one_queue_slot_and_retrieval_never_waits(service):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == (LLM_QUEUE, 1), name
     for name in ("start", "search", "poll_status", "new_chat"):
         assert fns[name].concurrency_limit is None and fns[name].concurrency_id != LLM_QUEUE, name
-    assert {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"} == {"ask", "search"}
+    assert {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"} == {"ask", "chat", "search"}
+    assert (fns["chat"].concurrency_id, fns["chat"].concurrency_limit) == (LLM_QUEUE, 1)
+
+
+def test_api_chat_carries_the_conversation_in_its_history(service):
+    text, panel, history = service.chat("how do they prune Llama?", [], 5)
+    assert "[1]" in text and len(history) == 1
+    text, panel, history = service.chat("which of those use pruning?", history, 5)
+    assert len(history) == 2 and history[1]["how"] == "narrowed" and "Answered as" in panel
 
 
 def test_stream_event_types_are_what_the_ui_expects(fake_pipeline):

@@ -134,7 +134,7 @@ def test_question_shows_sources_first_then_streams_a_cited_answer(chat_page):
     expect(page.locator("#ask")).to_be_enabled()
 
 
-def test_follow_up_is_rewritten_with_the_conversation(chat_page):
+def test_a_three_turn_conversation_stays_on_the_papers_being_discussed(chat_page):
     from playwright.sync_api import expect
 
     page = chat_page
@@ -142,15 +142,21 @@ def test_follow_up_is_rewritten_with_the_conversation(chat_page):
         ask(page, "which papers prune Llama?")
         expect(page.locator("#sources")).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
         expect(page.locator("#ask")).to_be_enabled()
-    ask(page, "which of those use LoRA?")
+    listed = re.findall(r"^\[\d+\] (.+)$", bot(page).inner_text(), re.MULTILINE)
     sources = page.locator("#sources")
-    expect(sources).to_contain_text("Rewritten question:", timeout=ANSWER_TIMEOUT)
+    ask(page, "which of those use knowledge distillation?")
+    expect(sources).to_contain_text("narrowing the previous answer", timeout=ANSWER_TIMEOUT)
     expect(sources).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
     expect(page.locator("#ask")).to_be_enabled()
-    text = sources.inner_text()
-    assert "Rewritten question:" in text  # kept with the final sources
+    assert "Answered as: which papers use knowledge distillation?" in sources.inner_text()
+    assert set(re.findall(r"^\[\d+\] (.+)$", bot(page).inner_text(), re.MULTILINE)) <= set(listed)
+    ask(page, "how much training data did the first one need?")
+    expect(sources).to_contain_text("by its place", timeout=ANSWER_TIMEOUT)
+    expect(sources).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#ask")).to_be_enabled()
+    assert page.locator('#chat [data-testid="user"]').count() == 3
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "ui.png"))
+    page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
 
 
 def test_empty_and_too_long_questions_show_a_message(page):
@@ -191,6 +197,16 @@ def test_example_click_asks_it_and_retrieval_only_does_not_wait_for_the_llm(page
     expect(page.locator("#ask")).to_be_enabled()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-example.png"))
+
+
+def test_api_chat_carries_the_conversation_in_its_history(app_url):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    text, _, history = client.predict("What is MEXA?", None, 5, api_name="/chat")
+    assert MEXA in text and [t["how"] for t in history] == ["standalone"]
+    text, panel, history = client.predict("how does it measure alignment?", history, 5, api_name="/chat")
+    assert "Answered as:" in panel and "MEXA" in panel and [t["how"] for t in history] == ["standalone", "subject"]
 
 
 def test_api_answers_with_citations_and_search_does_not_wait(app_url):

@@ -24,7 +24,7 @@ import gradio as gr  # noqa: E402
 
 from rag.backends import LLM  # noqa: E402
 from rag.cli import add_settings_flags, run_cli, settings_from_flags  # noqa: E402
-from rag.conversation import Turn, condense_question, summarize_answer  # noqa: E402
+from rag.conversation import Conversation, Resolved  # noqa: E402
 from rag.errors import UserError  # noqa: E402
 from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question  # noqa: E402
 from ui import render  # noqa: E402
@@ -120,40 +120,49 @@ class ChatService:
 
     # -- answering -----------------------------------------------------------------------------------
 
-    def retrieval_only(self, question: str, k: int) -> tuple[str, str, list[str]]:
-        """(chat message, panel, titles) for a question answered with the matching papers only."""
-        for event in self.pipeline.stream(question, k=k, retrieval_only=True):
-            if isinstance(event, Sources):
+    def retrieval_only(self, question: str, k: int, turns: list[dict] | None = None) -> tuple[str, str, list[dict]]:
+        """(chat message, panel, turns) for a question answered with the matching papers only (no LLM)."""
+        conversation = Conversation(self.pipeline, Conversation.turns_from_dicts(turns or []))
+        resolved = None
+        for event in conversation.stream(question, k, retrieval_only=True):
+            if isinstance(event, Resolved):
+                resolved = event
+            elif isinstance(event, Sources):
                 r = event.retrieval
-                panel = render.retrieved_panel(r.papers, render.source_numbers(event.sources),
-                                               r.ms, answering=False)
-                return render.papers_message(r.papers, r.ms), panel, [p.title for p in r.papers]
-        raise AssertionError("stream ended without sources")
+                panel = render.retrieved_panel(r.papers, render.source_numbers(event.sources), r.ms,
+                                               resolved=resolved, answering=False)
+                message = render.papers_message(r.papers, r.ms)
+        return message, panel, conversation.to_dicts()
 
-    def answer_events(self, question: str, k: int, history: list[Turn]):
-        """Yield (chat text, panel or None, finished Turn or None) as the answer builds up."""
+    def answer_events(self, question: str, k: int, turns: list[dict]):
+        """Yield (chat text, panel or None, the conversation's turns once answered, else None)."""
         if not self.ready.is_set():
             yield "_The model is warming up; your question is answered as soon as it is ready…_", None, None
-        llm = self.llm()
-        rewritten = None  # follow-ups only; shown in the panel
-        if history:
-            yield "_Rewriting the follow-up as a standalone question…_", None, None
-            rewritten = condense_question(llm, history, question)
-        standalone = rewritten or question
+        self.llm()
+        conversation = Conversation(self.pipeline, Conversation.turns_from_dicts(turns))
+        resolved = None
         text = ""
-        for event in self.pipeline.stream(standalone, k=k):
-            if isinstance(event, Sources):
+        for event in conversation.stream(question, k):
+            if isinstance(event, Resolved):
+                resolved = event
+            elif isinstance(event, Sources):
                 r = event.retrieval
-                numbers = render.source_numbers(event.sources)
-                panel = render.retrieved_panel(r.papers, numbers, r.ms, question=question, rewritten=rewritten)
+                panel = render.retrieved_panel(r.papers, render.source_numbers(event.sources), r.ms, resolved=resolved)
                 yield f"_Found {len(r.papers)} papers; reading them…_", panel, None
             elif isinstance(event, Token):
                 text += event.text
                 yield text, None, None
             elif isinstance(event, Answer):
-                panel = render.answer_panel(event, question=question, rewritten=rewritten)
-                turn = Turn(standalone, summarize_answer(event.text, [c.title for c in event.citations]))
-                yield render.answer_message(event), panel, turn
+                yield render.answer_message(event), render.answer_panel(event, resolved=resolved), conversation.to_dicts()
+
+    def chat(self, question: str, turns: list[dict], k: int) -> tuple[str, str, list[dict]]:
+        """One turn of a conversation, as the `/chat` API answers it: (answer, sources Markdown, turns)."""
+        answer = panel = ""
+        for text, new_panel, new_turns in self.answer_events(question, k, turns):
+            answer, panel = text, new_panel or panel
+            if new_turns is not None:
+                return answer, panel, new_turns
+        raise AssertionError("no answer")
 
     def ask(self, question: str, k: int, retrieval_only: bool) -> tuple[str, str]:
         """One stateless question, as the `/ask` API answers it: (answer text, sources Markdown)."""
@@ -188,8 +197,7 @@ class ChatService:
         if only:
             panel = gr.skip()
             try:
-                message, panel, titles = self.retrieval_only(q, k)
-                history = [*history, Turn(q, summarize_answer("", titles))]
+                message, panel, history = self.retrieval_only(q, k, history)
             except Exception as e:
                 log.exception("retrieval of %r failed", q)
                 message = render.error_message(f"sorry, the search failed ({type(e).__name__}: {e}); please try again")
@@ -207,10 +215,10 @@ class ChatService:
             return
         chat, history = list(chat), list(history)
         try:
-            for text, panel, turn in self.answer_events(request["question"], request["k"], history):
+            for text, panel, turns in self.answer_events(request["question"], request["k"], history):
                 chat = [*chat[:-1], {"role": "assistant", "content": text}]  # a new list per update
-                if turn is not None:
-                    history.append(turn)
+                if turns is not None:
+                    history = turns
                 yield Answered(chat, chat, gr.skip() if panel is None else panel, history, gr.skip(), gr.skip())
         except UserError as e:
             chat[-1] = {"role": "assistant", "content": render.error_message(str(e))}
@@ -238,7 +246,7 @@ def build_app(service: ChatService) -> gr.Blocks:
     settings = service.pipeline.settings
     with gr.Blocks(title="papers-rag", fill_width=True) as demo:
         chat_state = gr.State([])  # the messages shown (role/content dicts with plain-text content)
-        turns = gr.State([])  # (standalone question, answer summary) per answered turn, for follow-ups
+        turns = gr.State([])  # the conversation's turns (Conversation.to_dicts), for follow-ups
         pending = gr.State(None)  # a question handed to the LLM queue; each new value triggers it
         busy = gr.State(False)  # this session has an answer in progress
 
@@ -292,29 +300,40 @@ def build_app(service: ChatService) -> gr.Blocks:
         def ask(question: str, k: int = 5, retrieval_only: bool = False) -> tuple[str, str]:
             """Answer one question (no conversation): returns (answer text with [n] markers and the cited
             titles, sources panel as Markdown). retrieval_only=True lists the matching papers without the LLM."""
-            try:
-                return service.ask(question, clamp_k(k), bool(retrieval_only))
-            except UserError as e:
-                raise gr.Error(str(e), print_exception=False) from None
-            except Exception as e:
-                log.exception("/ask %r failed", question)
-                raise gr.Error(f"something went wrong while answering ({type(e).__name__}: {e})",
-                               print_exception=False) from None  # logged above
+            return api_call("ask", service.ask, question, clamp_k(k), bool(retrieval_only))
 
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=LLM_QUEUE)
 
+        def chat(question: str, history: list | None = None, k: int = 5) -> tuple[str, str, list]:
+            """One turn of a conversation: returns (answer text with [n] markers and the cited titles, sources
+            panel as Markdown, history). Pass the returned history with the next question; none starts anew.
+            Follow-ups ("which of those use LoRA?", "how was it evaluated?") are answered among the papers
+            of the previous answer."""
+            try:
+                Conversation.turns_from_dicts(history or [])
+            except ValueError as e:
+                raise gr.Error(f"invalid history: {e}", print_exception=False) from None
+            return api_call("chat", service.chat, question, history or [], clamp_k(k))
+
+        gr.api(chat, api_name="chat", concurrency_limit=1, concurrency_id=LLM_QUEUE)
+
         def search(question: str, k: int = 5) -> str:
             """The matching papers only (no LLM, never waits for the queue), as Markdown."""
-            try:
-                return service.retrieval_only(question, clamp_k(k))[1]
-            except UserError as e:
-                raise gr.Error(str(e), print_exception=False) from None
-            except Exception as e:
-                log.exception("/search %r failed", question)
-                raise gr.Error(f"the search failed ({type(e).__name__}: {e})", print_exception=False) from None
+            return api_call("search", service.retrieval_only, question, clamp_k(k))[1]
 
         gr.api(search, api_name="search", concurrency_limit=None)
     return demo
+
+
+def api_call(name: str, function, *args):
+    """An API endpoint's work: user mistakes and failures become one readable gradio error, never a traceback."""
+    try:
+        return function(*args)
+    except UserError as e:
+        raise gr.Error(str(e), print_exception=False) from None
+    except Exception as e:
+        log.exception("/%s %r failed", name, args[0])
+        raise gr.Error(f"something went wrong ({type(e).__name__}: {e})", print_exception=False) from None
 
 
 def check_port(host: str, port: int) -> None:

@@ -10,6 +10,7 @@ import re
 from typing import Sequence
 
 from rag.cite import Citation
+from rag.conversation import Resolved
 from rag.pipeline import Answer, Timings
 from rag.retrieve import RetrievedPaper
 
@@ -31,13 +32,23 @@ def source_numbers(sources: Sequence[RetrievedPaper]) -> dict[str, int]:
     return {paper.paper_id: n for n, paper in enumerate(sources, start=1)}
 
 
-def _rewritten(question: str | None, rewritten: str | None) -> list[str]:
-    """The standalone question a follow-up was rewritten into (only follow-ups pass `rewritten`)."""
-    if not rewritten or not question:
+_HOW = {
+    "narrowed": "narrowing the previous answer: each of its papers is judged again",
+    "subject": "a follow-up about the previous answer's paper",
+    "position": "a follow-up about a paper of the previous answer, by its place",
+    "description": "a follow-up about the paper of the previous answer that matches your description",
+    "rewritten": "a follow-up rewritten by the model to stand on its own",
+}
+
+
+def resolution(resolved: Resolved | None) -> list[str]:
+    """How a follow-up was understood: the question answered and the papers it was limited to."""
+    if resolved is None or resolved.how == "standalone":
         return []
-    if rewritten.strip() == question.strip():
-        return [f"**Rewritten question:** {escape(rewritten)} <sub>(unchanged)</sub>", ""]
-    return [f"**Rewritten question:** {escape(rewritten)}  ", f"<sub>from your follow-up: {escape(question)}</sub>", ""]
+    lines = [f"**Answered as:** {escape(resolved.standalone)}  ", f"<sub>{_HOW[resolved.how]}</sub>", ""]
+    if resolved.scope:
+        lines += ["<sub>Among: " + "; ".join(escape(title) for _, title in resolved.scope) + "</sub>", ""]
+    return lines
 
 
 def _paper(label: str, title: str, score: float, passage: str | None) -> list[str]:
@@ -48,10 +59,10 @@ def _paper(label: str, title: str, score: float, passage: str | None) -> list[st
 
 
 def retrieved_panel(papers: Sequence[RetrievedPaper], numbers: dict[str, int], ms: float, *,
-                    question: str | None = None, rewritten: str | None = None, answering: bool = True) -> str:
+                    resolved: Resolved | None = None, answering: bool = True) -> str:
     """All papers found, best first, with their best passage: shown as soon as retrieval is done
     (before the first token), and as the whole answer of a retrieval-only question."""
-    lines = ["### Sources", *_rewritten(question, rewritten)]
+    lines = ["### Sources", *resolution(resolved)]
     if not papers:
         return "\n".join(lines + ["No paper matches this question."])
     state = "the model is reading them…" if answering else "retrieval only, no answer generated."
@@ -63,10 +74,10 @@ def retrieved_panel(papers: Sequence[RetrievedPaper], numbers: dict[str, int], m
     return "\n".join(lines)
 
 
-def answer_panel(answer: Answer, *, question: str | None = None, rewritten: str | None = None) -> str:
+def answer_panel(answer: Answer, *, resolved: Resolved | None = None) -> str:
     """Cited papers first ([n], exact title, the passage used, score); the retrieved papers the answer
     does not cite below, collapsed."""
-    lines = ["### Sources", *_rewritten(question, rewritten)]
+    lines = ["### Sources", *resolution(resolved)]
     cited_ids = {c.paper_id for c in answer.citations}
     if answer.citations:
         lines += [f"Cited by the answer ({len(answer.citations)}):", ""]

@@ -1,0 +1,121 @@
+"""Follow-ups resolved from what the conversation knows, with the fake models; the terminal chat."""
+
+import io
+import json
+
+import pytest
+
+from rag import chat
+from rag.conversation import Conversation, Turn, build_rewrite_messages, clean_rewrite, compact
+
+from conftest import ScriptedLLM
+
+A = ("a", "Speech Paper: Listening While Speaking")
+B = ("b", "Quantization Paper: Four Bits Are Enough")
+C = ("c", "Pruning Paper: Removing Heads")
+
+
+def conversation_after(pipeline, papers, question="which papers study efficiency?"):
+    return Conversation(pipeline, [Turn(question, question, "standalone", list(papers), "answer [1].")])
+
+
+@pytest.mark.parametrize("question, how, scope, standalone", [
+    ("which of those use LoRA?", "narrowed", [A, B, C], "which papers use LoRA?"),
+    ("Do any of them report results on LLaMA?", "narrowed", [A, B, C], "Do any papers report results on LLaMA?"),
+    ("tell me more about the second one", "position", [B], "tell me more about the second one (about Quantization Paper)"),
+    ("what did the last paper find?", "position", [C], None),
+    ("how was it evaluated?", "subject", [A], "how was it evaluated? (about Speech Paper)"),
+    ("who are the authors?", "subject", [A], None),
+    ("how big is the model?", "subject", [A], None),
+    ("what do they have in common?", "subject", [A, B, C], "what do they have in common?"),
+    ("What dataset does the model that reads charts use?", "standalone", [], None),
+    ("How much higher throughput does FineQuant reach?", "standalone", [], None),
+])
+def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, how, scope, standalone):
+    resolved = conversation_after(fake_pipeline, [A, B, C]).resolve(question)
+    assert (resolved.how, resolved.scope) == (how, scope)
+    assert resolved.standalone == (standalone or (question if how == "standalone" else resolved.standalone))
+    assert fake_pipeline.llm.calls == []  # none of these needs the LLM
+
+
+def test_a_described_paper_is_picked_among_the_previous_ones(fake_pipeline):
+    papers = fake_pipeline.retrieve("pruning speech recognition quantization").papers[:3]
+    conversation = conversation_after(fake_pipeline, [(p.paper_id, p.title) for p in papers])
+    wanted = papers[1]
+    resolved = conversation.resolve(f"what does the {wanted.title.split()[0]} one do?")
+    assert resolved.how == "description" and resolved.scope == [(wanted.paper_id, wanted.title)]
+
+
+def test_elliptical_follow_ups_are_rewritten_by_one_short_llm_call(fake_pipeline):
+    fake_pipeline.llm = llm = ScriptedLLM("Standalone question: Does LLM-Pruner work for German?\nExtra.")
+    conversation = conversation_after(fake_pipeline, [A], "how do they prune Llama?")
+    resolved = conversation.resolve("what about German?")
+    assert (resolved.how, resolved.standalone, resolved.scope) == ("rewritten", "Does LLM-Pruner work for German?", [])
+    assert llm.max_tokens == [60] and llm.calls == [build_rewrite_messages(conversation.turns, "what about German?")]
+
+
+def test_rewrite_prompt_has_the_last_two_turns_with_short_answers(fake_pipeline):
+    turns = [Turn("first question?", "first question?", "standalone", [], "old answer"),
+             Turn("how do they prune Llama?", "how do they prune Llama?", "standalone", [A], "LLM-Pruner prunes [1]. " * 20),
+             Turn("What is MEXA?", "What is MEXA?", "standalone", [B], "[1]")]
+    text = build_rewrite_messages(turns, "which languages does it cover?")[1]["content"]
+    assert "first question?" not in text and "old answer" not in text
+    assert "User: how do they prune Llama?" in text and "Papers: Quantization Paper" in text
+    assert "[1]" not in text and len(text) < 700  # every prompt token costs time on a CPU
+    assert compact("word " * 100).endswith(" …")
+
+
+@pytest.mark.parametrize("reply", ["", "   \n", "x" * 500])
+def test_unusable_rewrite_keeps_the_users_question(reply):
+    assert clean_rewrite(reply, "what about German?") == "what about German?"
+
+
+def test_a_first_question_is_never_resolved(fake_pipeline):
+    resolved = Conversation(fake_pipeline).resolve("how was it evaluated?")
+    assert (resolved.how, resolved.scope) == ("standalone", [])
+
+
+def test_narrowing_judges_only_the_previous_papers(fake_pipeline):
+    conversation = Conversation(fake_pipeline)
+    _, first = conversation.ask("which papers use structural pruning?")
+    listed = {c.paper_id for c in first.citations}
+    resolved, answer = conversation.ask("which of those prune large language models?")
+    judged = [m for m in fake_pipeline.llm.calls if "Does the paper match" in m[-1]["content"]]
+    assert resolved.how == "narrowed" and {p.paper_id for p in answer.retrieved} <= listed
+    assert len(judged) == fake_pipeline.settings.list_candidates + len(answer.retrieved)
+    assert [t.how for t in conversation.turns] == ["standalone", "narrowed"]
+
+
+def test_a_refused_turn_keeps_the_papers_of_the_turn_before(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A])
+    conversation.turns.append(Turn("who wrote it?", "who wrote it?", "subject", [], "I don't know"))
+    assert conversation.resolve("how was it evaluated?").scope == [A]
+
+
+def test_turns_round_trip_and_bad_history_is_a_value_error(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A, B])
+    assert Conversation.turns_from_dicts(json.loads(json.dumps(conversation.to_dicts()))) == conversation.turns
+    with pytest.raises(ValueError, match="not a conversation turn"):
+        Conversation.turns_from_dicts([{"question": "q"}])
+
+
+def test_terminal_chat_json_runs_a_whole_conversation(fake_cli, monkeypatch, capsys):
+    monkeypatch.setattr(chat, "Pipeline", __import__("rag.ask", fromlist=["Pipeline"]).Pipeline)
+    monkeypatch.setattr("sys.stdin", io.StringIO("structural pruning of LLMs\n\n\nhow was it evaluated?\n" + "x" * 3000 + "\n"))
+    assert chat.main(["--json", *fake_cli]) == 0
+    first, second, bad = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert first["resolution"] == "standalone" and first["citations"]
+    assert second["resolution"] == "subject" and second["scope"] == [first["citations"][0]["title"]]
+    assert second["standalone"].startswith("how was it evaluated? (about ")
+    assert bad["error"].startswith("the question is too long")
+
+
+def test_terminal_chat_streams_and_knows_its_commands(fake_cli, monkeypatch, capsys):
+    monkeypatch.setattr(chat, "Pipeline", __import__("rag.ask", fromlist=["Pipeline"]).Pipeline)
+    monkeypatch.setattr("sys.stdin", io.StringIO("structural pruning of LLMs\nhow was it evaluated?\n/sources\n/new\n"
+                                                 "how was it evaluated?\n"))
+    assert chat.main(fake_cli) == 0
+    out = capsys.readouterr().out
+    assert out.count("Papers found") == 3 and out.count("(answered as: how was it evaluated? (about") == 1
+    assert "New conversation." in out and out.count("Sources:") == 2  # the new conversation's "it" is unresolved
+    assert out.rstrip().endswith("you>") and "\n(why: " in out.rsplit("New conversation.", 1)[1]
