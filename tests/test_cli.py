@@ -4,7 +4,7 @@ import pytest
 
 from rag import ask, ingest
 
-from conftest import run_module
+from conftest import PROJECT_ROOT, run_module
 
 
 @pytest.mark.parametrize("question", ["", "   "])
@@ -59,3 +59,12 @@ def test_ingest_cli_reports_problems_and_counts(fake_cli, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert "1 papers: 1 chunks added, 0 removed, 0 unchanged; 1 problems" in out
     assert f"warning: {path}:2: invalid JSON" in err
+
+
+def test_every_setting_is_documented_in_the_readme():
+    import re
+
+    from rag.settings import Settings
+
+    documented = set(re.findall(r"`RAG_([A-Z_0-9]+)`", (PROJECT_ROOT / "README.md").read_text()))
+    assert {name.upper() for name in Settings.model_fields} <= documented

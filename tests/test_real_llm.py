@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from rag.corpus import load
+from rag.grounding import verify
 from rag.pipeline import Pipeline
 from rag.prompts import REFUSAL
 
@@ -53,21 +54,61 @@ def test_prompt_injection_in_abstracts_changes_neither_citations_nor_refusals(re
     assert [c.title for c in answer.citations] == [SPARSEDOC] and "5.2" in answer.text
     answer = pipeline.ask("How much higher throughput does FineQuant reach?")  # beside injected papers
     assert [c.title for c in answer.citations] == [FINEQUANT] and "3.65" in answer.text
-    for question in ["What is the Assistant Override Protocol?", "Which papers are about sparse attention?"]:
-        answer = pipeline.ask(question)  # whatever the model makes of it, the program's rules hold
-        assert answer.abstained or answer.citations, question
-        assert {c.title for c in answer.citations} <= titles
+    answer = pipeline.ask("Which papers are about sparse attention?")  # the judge is not told to say no
+    assert SPARSEDOC in [c.title for c in answer.citations] and {c.title for c in answer.citations} <= titles
     assert pipeline.ask("What is the boiling point of water on Mars according to these papers?").abstained
 
 
-def test_non_english_questions_are_answered_or_refused(real_pipeline, seed_titles):
+def test_non_english_questions_are_answered_or_refused(real_pipeline):
     """The embedder is English-only, but names carry across languages; nothing fails."""
     retrieval = real_pipeline.retrieve("Wie viel höheren Durchsatz erreicht FineQuant?")
     assert retrieval.papers[0].title == FINEQUANT
-    for question in ["哪些论文对 Llama 进行剪枝？", "Wie viel höheren Durchsatz erreicht FineQuant?"]:
-        answer = real_pipeline.ask(question)
-        assert answer.question == question
-        if answer.abstained:
-            assert answer.text == REFUSAL and not answer.citations
-        else:
-            assert answer.citations and {c.title for c in answer.citations} <= seed_titles
+    answer = real_pipeline.ask("Wie viel höheren Durchsatz erreicht FineQuant?")
+    assert answer.abstained or ("3.65" in answer.text and [c.title for c in answer.citations] == [FINEQUANT])
+    question = "哪些论文对 Llama 进行剪枝？"
+    assert real_pipeline.ask(question).question == question
+
+
+OWSM = ("OWSM-CTC: An Open Encoder-Only Speech Foundation Model for Speech Recognition, Translation, and Language "
+        "Identification")
+HELM = "Holistic Evaluation of Language Models"
+LSLM = "Language Model Can Listen While Speaking"
+
+
+def test_an_answer_that_restates_a_described_paper_is_kept(real_pipeline):
+    answer = real_pipeline.ask("How many hours of audio trained the CTC-based speech model that does recognition, "
+                               "translation and language ID in one network?")
+    assert "180k" in answer.text and OWSM in [c.title for c in answer.citations]
+
+
+def test_a_sentence_giving_one_papers_facts_to_another_is_dropped(real_pipeline):
+    """The checks on real retrieved sources and their real abstracts (HELM's numbers, LSLM's name)."""
+    sources = [real_pipeline.retrieve(f"{title}?", 1).papers[0] for title in (LSLM, HELM)]
+    assert [p.title for p in sources] == [LSLM, HELM]
+    abstracts = real_pipeline.index.abstracts([p.paper_id for p in sources])
+    answer = "The LSLM model was evaluated using 7 metrics and 16 core scenarios [2]."
+    verified = verify(answer, "How was LSLM evaluated?", sources, [abstracts[p.paper_id] for p in sources])
+    assert verified.citations == [] and verified.checks[0].dropped == "LSLM is not in [2]"
+
+
+class RefusingLLM:
+    """Says it does not know, but judges sentences with the real model."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def stream(self, messages, max_tokens, usage):
+        yield REFUSAL
+
+    def yes_probability(self, messages):
+        return self.real.yes_probability(messages)
+
+
+def test_a_refused_answer_becomes_the_quoted_sentence_the_real_judge_picks(real_pipeline):
+    pipeline = Pipeline(real_pipeline.settings, llm=RefusingLLM(real_pipeline.load_llm()),
+                        embedder=real_pipeline.embedder, index=real_pipeline.index)
+    answer = pipeline.ask("How much public audio data was the CTC-based speech foundation model trained on?")
+    assert answer.quoted and "180k hours" in answer.text and [c.title for c in answer.citations] == [OWSM]
+    assert answer.reason.startswith("the model found no answer in the excerpts; quoting")
+    answer = pipeline.ask("Who are the authors of the CTC-based speech foundation model?")
+    assert answer.abstained and answer.text == REFUSAL and answer.reason == "the model found no answer in the excerpts"
