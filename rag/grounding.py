@@ -64,13 +64,21 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
         terms = content_terms(bare)
         if not terms:
             continue
-        claimed = terms - asked or terms
+        claimed = terms - asked
+        if not claimed:  # "The six models used are [1]." answers nothing
+            checks.append(Check(bare, [], "it only restates the question"))
+            continue
         support = [len(claimed & st) / len(claimed) for st in source_terms]
         cites = [n for n in dict.fromkeys(marked) if 1 <= n <= len(sources) and support[n - 1] >= SUPPORT_MIN]
         best = max(range(len(sources)), key=support.__getitem__, default=None)
         if not cites and best is not None and support[best] >= SUPPORT_MIN:
             cites = [best + 1]
         reason = missing_fact(bare, cites, abstracts) if cites else "no source says this"
+        if reason:  # a sentence about two papers ("Both X and Y …") draws on both: cite every one it needs
+            others = [n for n, abstract in enumerate(abstracts, start=1) if n not in cites
+                      and len(claimed & content_terms(abstract)) / len(claimed) >= SUPPORT_MIN]
+            if others and missing_fact(bare, cites + others, abstracts) is None:
+                cites, reason = cites + [n for n in others if holds_a_fact(bare, abstracts[n - 1])], None
         checks.append(Check(bare, [] if reason else cites, reason))
         if not reason:
             kept.append(with_markers(bare, cites))
@@ -79,16 +87,26 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
 
 
 def missing_fact(sentence: str, cites: list[int], abstracts: list[str]) -> str | None:
-    """The first number or name of `sentence` that none of its cited papers contains, as a reason."""
+    """The first number or name of `sentence` that none of its cited papers contains, as a reason. A number
+    counts only where a sentence of the paper also shares a word with it: "ROUGE-L of up to 4" is not
+    supported by "4 languages"."""
     support = "\n".join(abstracts[n - 1] for n in cites)
     where = "".join(f"[{n}]" for n in cites)
+    context = content_terms(sentence)
     for number in numbers(sentence):
-        if not occurs(number, support):
+        around = [s for s in sentences(support) if occurs(number, s)]
+        if not around:
             return f"number {number} is not in {where}"
+        if not any((content_terms(s) & context) - content_terms(number) for s in around):
+            return f"number {number} is in {where}, but not about this"
     for name in names(sentence):
         if not occurs(name, support):
             return f"{name} is not in {where}"
     return None
+
+
+def holds_a_fact(sentence: str, abstract: str) -> bool:
+    return any(occurs(fact, abstract) for fact in numbers(sentence) + names(sentence))
 
 
 def with_markers(sentence: str, cites: list[int]) -> str:

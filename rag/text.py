@@ -25,8 +25,12 @@ on one only or other our over per same so some such than that the their them the
 to up us very was we were what when where whether which while who whom why will with within would yes you""".split())
 
 
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
 def sentences(text: str) -> list[str]:
-    return [s for s in SENTENCE.split(text.strip()) if s.strip()]
+    """Sentences of a text; each line of a list is one on its own, without its bullet."""
+    return [s.strip() for line in text.splitlines() for s in SENTENCE.split(_BULLET.sub("", line).strip()) if s.strip()]
 
 
 def marker_numbers(text: str) -> list[int]:

@@ -78,3 +78,30 @@ def test_abbreviations_do_not_end_a_sentence():
 ])
 def test_refusals_in_the_models_own_words(answer, refusal):
     assert is_refusal(answer) is refusal
+
+
+def test_a_sentence_about_two_papers_cites_both():
+    fine = source("FineQuant: Fine-Grained Weight-Only Quantization", "FineQuant is a weight-only quantization method.")
+    easy = source("EasyQuant: Data-free Quantization", "EasyQuant is a data-free weight-only quantization algorithm.")
+    verified = check("Both FineQuant and EasyQuant perform weight-only quantization [1].",
+                     "What type of quantization do FineQuant and EasyQuant both perform?", [fine, easy])
+    assert verified.text == "Both FineQuant and EasyQuant perform weight-only quantization [1][2]."
+
+
+def test_a_sentence_that_only_restates_the_question_answers_nothing():
+    verified = check("The six models used to test the method are [1].", "Which six models were used to test the method?",
+                     [OWSM])
+    assert verified.citations == [] and verified.checks[0].dropped == "it only restates the question"
+
+
+def test_a_number_must_be_in_a_sentence_about_the_same_thing():
+    paper = source("Multilingual Summaries", "We cover 4 languages. Summaries are scored with ROUGE-L.")
+    verified = check("It gets ROUGE-L scores of up to 4 [1].", "What ROUGE scores does it get?", [paper])
+    assert verified.checks[0].dropped == "number 4 is in [1], but not about this"
+
+
+def test_list_lines_are_sentences_of_their_own():
+    verified = check("They differ:\n- FineQuant uses 4 bits [1].\n- It reaches 3.65 times higher throughput [1].",
+                     "how do they differ?", [source("FineQuant", "FineQuant uses 4 bits and reaches 3.65 times "
+                                                               "higher throughput.")])
+    assert [c.sentence for c in verified.checks][1:] == ["FineQuant uses 4 bits.", "It reaches 3.65 times higher throughput."]
