@@ -55,6 +55,8 @@ def print_citations(answer: Answer, streamed: str) -> None:
     """After the streamed text: the checked answer when the checks changed it, and why; then the sources."""
     if answer.abstained:
         print(f"\n\n{answer.text}\n(why: {answer.reason})")
+        if answer.closest:
+            print(f"Closest passage, not an answer: {answer.closest}")
         return
     if answer.text.strip() != streamed.strip():
         label = "Quoted from the source" if answer.quoted else "Checked answer"

@@ -45,6 +45,7 @@ class Answer:
     checks: list[Check] = field(default_factory=list)  # each sentence of `generated`: kept with its sources, or why not
     quoted: bool = False  # the text is a sentence of a source, quoted because the model's answer failed the checks
     reason: str = ""  # why the text differs from what the model said (a refusal, dropped sentences, a quote)
+    closest: str = ""  # with a refusal: the evidence sentence closest to the question, which is not an answer
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -172,14 +173,20 @@ class Pipeline:
                               verified.dropped_markers, False, raw, checks, reason=reason)
             reason = "no sentence of the model's answer is supported by its sources" + (
                 f" ({dropped[0].dropped})" if dropped else "")
+        closest = ""
         if self.settings.quote_candidates:
             candidates = closest_sentences(retrieval.query_vec, sources, self.embedder, self.settings.quote_candidates)
             quote = find_quote(self.load_llm(), question, candidates, sources, self.settings.quote_threshold)
             if quote:
                 cited = resolve(quoted_text(quote), sources)
                 return Answer(question, cited.text, cited.citations, papers, timings, 0, False, raw, checks, True,
-                              f"{reason}; quoting the source sentence that answers the question instead")
-        return Answer(question, prompts.REFUSAL, [], papers, timings, 0, True, raw, checks, reason=reason)
+                              f"{reason}; quoting the source sentence judged to answer the question "
+                              f"(P(yes) {quote.p_yes:.2f}) instead")
+            if candidates:
+                n, sentence = candidates[0]
+                closest = f"“{sentence.strip()}” ({sources[n - 1].title})"
+        return Answer(question, prompts.REFUSAL, [], papers, timings, 0, True, raw, checks, reason=reason,
+                      closest=closest)
 
     def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
         return self.load_llm().stream(build_messages(question, sources), self.settings.max_answer_tokens, usage)

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
 
     quote_candidates: int = Field(2, ge=0, description="evidence sentences judged for a quoted answer when the "
                                   "model's own answer cannot be verified (0: refuse instead)")
-    quote_threshold: float = Field(0.5, description="probability of 'yes' a sentence needs to be quoted as the answer")
+    quote_threshold: float = Field(0.6, description="probability of 'yes' a sentence needs to be quoted as the answer")
 
     # Ingestion
     batch_size: int = Field(256, gt=0, description="papers chunked, embedded and written per batch")

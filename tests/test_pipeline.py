@@ -66,7 +66,8 @@ def test_an_unverifiable_answer_becomes_a_quote_of_the_sentence_judged_to_answer
     assert answer.quoted and not answer.abstained and answer.generated == prompts.REFUSAL
     quoted = answer.text.split("”")[0].lstrip("“")
     assert [c.n for c in answer.citations] == [1] and quoted in answer.retrieved[0].text
-    assert answer.reason.startswith("the model found no answer in the excerpts; quoting")
+    assert answer.reason == ("the model found no answer in the excerpts; quoting the source sentence judged to "
+                             "answer the question (P(yes) 0.90) instead")
 
 
 def test_a_refusal_says_why(fake_pipeline, monkeypatch):
@@ -76,6 +77,9 @@ def test_a_refusal_says_why(fake_pipeline, monkeypatch):
     assert answer.abstained and answer.text == prompts.REFUSAL
     assert answer.reason == "no sentence of the model's answer is supported by its sources (no source says this)"
     assert answer.checks[0].dropped == "no source says this"
+    sentence, title = answer.closest.split("” (")
+    assert sentence.lstrip("“") in answer.retrieved[0].text or sentence.lstrip("“") in answer.retrieved[1].text
+    assert title.rstrip(")") in {p.title for p in answer.retrieved}
     judged = [m for m in fake_pipeline.llm.calls if "Does the sentence answer" in m[-1]["content"]]
     assert judged == []  # yes_probability was replaced; the calls recorded are the answer's only
 

@@ -112,3 +112,4 @@ def test_a_refused_answer_becomes_the_quoted_sentence_the_real_judge_picks(real_
     assert answer.reason.startswith("the model found no answer in the excerpts; quoting")
     answer = pipeline.ask("Who are the authors of the CTC-based speech foundation model?")
     assert answer.abstained and answer.text == REFUSAL and answer.reason == "the model found no answer in the excerpts"
+    assert answer.closest.endswith(f"({OWSM})")  # shown, labelled as not an answer

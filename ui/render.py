@@ -133,6 +133,8 @@ def answer_message(answer: Answer) -> str:
     if answer.reason:
         label = "Quoted from the source" if answer.quoted else "Checked" if not answer.abstained else "Why"
         parts.append(f"<sub>{label}: {escape(answer.reason)}.</sub>")
+    if answer.closest:
+        parts.append(f"<sub>Closest passage, not an answer: {escape(answer.closest)}</sub>")
     if footer := citations_footer(answer.citations):
         parts.append(footer)
     return "\n\n".join(parts)
