@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup browser ui ask chat test eval bench bench-scale clean
+.PHONY: setup browser ui ask chat test eval bench bench-cold bench-scale clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,10 @@ eval: setup
 # Naive recipe vs the product on the same questions, in one run (~5 min).
 bench: setup
 	$(PY) -m eval.bench
+
+# Cold start from fresh processes: rag.ask, rag.chat and the app (~3 min).
+bench-cold: setup
+	$(PY) -m eval.bench_cold
 
 # 100,000 synthetic papers: ingest rate, memory, disk, retrieval latency (~1 h; resumable; not in CI).
 bench-scale: setup

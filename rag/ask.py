@@ -19,9 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     add_settings_flags(parser)
     args = parser.parse_args(argv)
     question = clean_question(args.question)  # fail fast, before any model loads
-    pipeline = Pipeline(settings_from_flags(args))
+    pipeline = Pipeline(settings_from_flags(args))  # the index and the embedder: no torch, ~1 s
     if not args.retrieval_only:
-        pipeline.load_llm()  # a bad model setting fails before any indexing
+        pipeline.start_loading_llm()  # while the question is embedded and the papers are found
     pipeline.ensure_index(progress=not args.json)
     events = pipeline.stream(question, retrieval_only=args.retrieval_only)
     if args.json:

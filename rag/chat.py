@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     add_settings_flags(parser)
     args = parser.parse_args(argv)
     pipeline = Pipeline(settings_from_flags(args))
-    pipeline.load_llm()  # a bad model setting fails before any indexing
+    pipeline.start_loading_llm()  # while the user types the first question
     pipeline.ensure_index(progress=not args.json)
     conversation = Conversation(pipeline)
     if args.json:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
@@ -83,6 +84,8 @@ class Pipeline:
     embedder: Embedder | None = None
     index: Index | None = None
 
+    _loading: Future | None = field(default=None, init=False, repr=False)
+
     def __post_init__(self):
         self.embedder = self.embedder or Embedder(self.settings.embedding_model)
         self.index = self.index or Index(self.settings)
@@ -103,9 +106,17 @@ class Pipeline:
             raise UserError(f"cannot finish the interrupted ingest of {', '.join(map(str, paths))} ({e}); "
                             f"run rag.ingest again, or delete {pending_file(self.settings)}") from None
 
+    def start_loading_llm(self) -> None:
+        """Load the LLM in a background thread, so that a cold start retrieves (and shows the papers) meanwhile."""
+        if self.llm is None and self._loading is None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-load")
+            self._loading = pool.submit(load_llm, self.settings)
+            pool.shutdown(wait=False)  # the thread ends when the load does
+
     def load_llm(self) -> LLM:
+        """The LLM, loaded now, or when a background load was started, once that is done (its error raised)."""
         if self.llm is None:
-            self.llm = load_llm(self.settings)
+            self.llm = self._loading.result() if self._loading else load_llm(self.settings)
         return self.llm
 
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rag.cli import run_cli
-from rag.models import default_llm_model
+from rag.weights import default_llm_model
 from rag.pipeline import Pipeline
 from rag.settings import Settings
 

@@ -21,7 +21,7 @@ from rag.backends import Usage, load_llm
 from rag.backends.openai import OpenAILLM
 from rag.backends.transformers import TransformersLLM, converted
 from rag.errors import UserError
-from rag.models import small_llm_model
+from rag.weights import small_llm_model
 from rag.pipeline import Answer, Pipeline, Token
 from rag.settings import Settings
 

