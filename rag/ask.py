@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = Pipeline(settings_from_flags(args))  # the index and the embedder: no torch, ~1 s
     if not args.retrieval_only:
         pipeline.start_loading_llm()  # while the question is embedded and the papers are found
+        if not pipeline.index.count():
+            pipeline.load_llm()  # a bad model setting fails before a first, long ingest
     pipeline.ensure_index(progress=not args.json)
     events = pipeline.stream(question, retrieval_only=args.retrieval_only)
     if args.json:
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
     else:
         print_events(events)
+    if not args.retrieval_only:
+        pipeline.load_llm()  # a bad model setting is an error even when this answer needed no LLM
     return 0
 
 

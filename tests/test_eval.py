@@ -69,13 +69,13 @@ def test_run_on_an_unseen_file_writes_results_and_resumes_from_cache(fake_pipeli
     assert notes in (out / "RESULTS.md").read_text()  # hand-written sections survive a new run
 
 
-# Regression guard: a little below the figures in eval/RESULTS.md (real embedder, real Chroma).
-RETRIEVAL_FLOORS = {("factoid", "hit@1"): 0.95, ("paraphrase", "hit@5"): 0.9, ("title", "hit@1"): 0.95,
+# Regression guard on the dev split: a little below the figures in eval/RESULTS.md (real embedder, real Chroma).
+RETRIEVAL_FLOORS = {("factoid", "hit@1"): 0.85, ("paraphrase", "hit@5"): 0.9, ("title", "hit@1"): 0.95,
                     ("list", "recall@10"): 0.8, ("multi_hop", "recall@10"): 0.95, ("overall", "mrr"): 0.88}
 
 
 def test_retrieval_quality_does_not_regress(real_pipeline):
-    items = load_qa(QA_FILE)
+    items = [item for item in load_qa(QA_FILE) if item.split == "dev"]
     summary = summarize(items, evaluate_retrieval(real_pipeline, items, progress=False), None, {})
     for (group, metric), floor in RETRIEVAL_FLOORS.items():
         assert summary["retrieval"][group]["hybrid"][metric] >= floor, (group, metric)
