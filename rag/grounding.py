@@ -29,6 +29,16 @@ _REFUSAL_WORDS = re.compile(
     r"|no (?:information|mention)", re.IGNORECASE)
 
 
+# A sentence that ends where its answer should be, with a marker instead: "… were released in [1]."
+_MARKER_AS_ANSWER = re.compile(r"\b(?:is|are|was|were|be|in|of|by|on|at|to|from|as|include|includes|called|named)"
+                               r"\s*(?:\[[^\]]*\]\s*)+[.!?]?\s*$", re.IGNORECASE)
+
+
+# Questions whose answer may only pick among the question's own words: yes/no, or a choice "X or Y".
+_CLOSED_QUESTION = re.compile(r"^\W*(?:is|are|was|were|do|does|did|can|could|has|have|had|should|will|would)\b"
+                              r"|\bor\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Check:
     sentence: str  # the model's sentence, without its markers
@@ -64,10 +74,14 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
         terms = content_terms(bare)
         if not terms:
             continue
+        if _MARKER_AS_ANSWER.search(sentence):  # "The six models used are [1]." answers nothing
+            checks.append(Check(bare, [], "its answer is only a citation marker"))
+            continue
         claimed = terms - asked
-        if not claimed:  # "The six models used are [1]." answers nothing
+        if not claimed and not _CLOSED_QUESTION.search(question):  # a choice or yes/no answer may add no word
             checks.append(Check(bare, [], "it only restates the question"))
             continue
+        claimed = claimed or terms
         support = [len(claimed & st) / len(claimed) for st in source_terms]
         cites = [n for n in dict.fromkeys(marked) if 1 <= n <= len(sources) and support[n - 1] >= SUPPORT_MIN]
         best = max(range(len(sources)), key=support.__getitem__, default=None)

@@ -71,7 +71,8 @@ def names(sentence: str) -> list[str]:
 
 def occurs(term: str, text: str) -> bool:
     """Whole-word match, case-insensitive; a trailing plural s is optional; a number may run into letters
-    (175 in OPT-175B) but not into digits (3 in 3.65); a hyphenated name occurs when its parts all do."""
+    (175 in OPT-175B) but not into digits (3 in 3.65); a hyphenated name occurs when its name-like parts all
+    do (OWSM-CTC: OWSM and CTC; GPT-style: GPT)."""
     text = text.casefold()
 
     def whole(word: str) -> bool:
@@ -80,5 +81,5 @@ def occurs(term: str, text: str) -> bool:
 
     if whole(term) or (term.endswith("s") and len(term) > 2 and whole(term[:-1])):
         return True
-    parts = [p for p in term.split("-") if len(p) > 1]
-    return len(parts) > 1 and all(whole(p) for p in parts)
+    parts = [p for p in term.split("-") if len(p) > 1 and p != p.lower()]
+    return "-" in term and bool(parts) and all(whole(p) for p in parts)

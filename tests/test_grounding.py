@@ -88,10 +88,21 @@ def test_a_sentence_about_two_papers_cites_both():
     assert verified.text == "Both FineQuant and EasyQuant perform weight-only quantization [1][2]."
 
 
-def test_a_sentence_that_only_restates_the_question_answers_nothing():
+def test_a_sentence_whose_answer_is_only_a_marker_answers_nothing():
     verified = check("The six models used to test the method are [1].", "Which six models were used to test the method?",
                      [OWSM])
+    assert verified.citations == [] and verified.checks[0].dropped == "its answer is only a citation marker"
+
+
+def test_a_sentence_that_only_restates_a_wh_question_answers_nothing():
+    verified = check("The model was trained on audio [1].", "How much audio was the model trained on?", [OWSM])
     assert verified.citations == [] and verified.checks[0].dropped == "it only restates the question"
+
+
+def test_a_choice_answer_may_add_no_word_to_the_question():
+    verified = check("OWSM-CTC is trained on more audio.", "Which is trained on more audio: OWSM-CTC or HELM?",
+                     [OWSM, HELM])
+    assert verified.text == "OWSM-CTC is trained on more audio [1]."
 
 
 def test_a_number_must_be_in_a_sentence_about_the_same_thing():
