@@ -19,6 +19,7 @@ from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import Usage
+from rag.listing import is_list_question
 from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
 from rag.text import MARKER
 
@@ -26,10 +27,13 @@ HISTORY_TURNS = 2  # turns of the conversation shown to the rewriter
 ANSWER_PREFIX_CHARS = 160  # of each answer, in the rewrite prompt
 MAX_REWRITE_TOKENS = 60
 MAX_REWRITE_CHARS = 400  # longer replies are not a question: keep the user's own words
+DESCRIPTION_MARGIN = 0.05  # cosine by which a paper outside the previous answer must match a description better
 
 How = Literal["standalone", "narrowed", "subject", "position", "description", "rewritten"]
 
-_SET = r"(?:those|these|them|the above)(?:\s+(?:papers|ones|works|studies|models|methods|approaches))?"
+_KINDS = r"(?:papers|ones|works|studies|models|methods|approaches|reviews|surveys)"
+# "those", "them", "the above", "the vocabulary papers": the papers of the previous answer.
+_SET = rf"(?:those|these|them|the above|the\s+(?:[\w-]+\s+){{0,3}}?{_KINDS})(?:\s+{_KINDS})?"
 # "which of those use LoRA?", "do any of them report LLaMA results?": the previous papers, judged again.
 _NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s+{_SET}\b(?!.*\b(?:best|most|least|"
                      r"fastest|largest|smallest|better|faster|worse)\b)", re.IGNORECASE)
@@ -39,18 +43,22 @@ _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|wo
                        r"|\b(?:paper|source|number|no\.?)\s*#?\[?(\d+)\]?(?!\w)|(?<!\w)#(\d+)\b|^\s*\[(\d+)\]",
                        re.IGNORECASE)
 # "the speech one", "the one about quantization", "the quantization paper": one of the previous papers.
-_DESCRIPTION = re.compile(r"\bthe\s+one\s+(?:about|on|that|which|with|using|for|where)\b"
+_DESCRIPTION = re.compile(r"\bthe\s+one\s+\w"
                           r"|\bthe\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|previous)\b)"
                           r"[\w-]+(?:\s+[\w-]+){0,2}\s+one\b", re.IGNORECASE)
 # The subject of the previous answer: "it", "its", "this paper", "that model", "they", "the authors".
-# A bare "the model" refers back, "the model that reads charts" does not.
-_SUBJECT = re.compile(r"\b(?:it|its|it's|they|their|them|the authors|(?:this|that|the same)\s+(?:paper|work|study|"
+# A bare "the model" refers back, "the model that reads charts" does not; "did that take?" does too.
+_SUBJECT = re.compile(r"\b(?:this|that)\b(?=\s+(?:take|took|need|needed|cost|require|required|use|used|work|"
+                      r"worked|mean|show|showed)\b|\s*[?.!]?\s*$)|\b(?:it|its|it's|they|their|them|the authors|(?:this|that|the same)\s+(?:paper|work|study|"
                       r"model|method|approach|system|benchmark|dataset|framework|one)|the\s+(?:paper|work|study|model|"
                       r"method|approach|system|benchmark|dataset|framework)(?!\s+(?:that|which|who|with|for|on|about|"
                       r"from|in|of|where|whose|called|named|by|to)\b))\b", re.IGNORECASE)
 # Fragments that only make sense after the last question: "what about German?", "and for code?", "why?"
 _ELLIPSIS = re.compile(r"^\s*(?:what about|how about|and (?:for|in|on|with|what|how)|same (?:for|with)|"
                        r"what else|why|how come)\b", re.IGNORECASE)
+
+# A question that opens a topic of its own: its pronouns point inside it.
+_NEW_TOPIC = re.compile(r"^\W*(?:and\s+)?(?:is|are)\s+there\b", re.IGNORECASE)
 
 _LABEL = re.compile(r"^(?:standalone|rewritten|reformulated)?\s*(?:follow-up\s*)?question\s*:\s*", re.IGNORECASE)
 
@@ -131,10 +139,10 @@ class Conversation:
             if -len(previous) <= number <= len(previous) and number:
                 paper = previous[number - 1] if number > 0 else previous[-1]
                 return self._about(question, paper, "position")
-        if len(previous) > 1 and _DESCRIPTION.search(question):
-            best = self.pipeline.retriever.search(question, 1, papers=[pid for pid, _ in previous]).papers
-            if best:
-                return self._about(question, (best[0].paper_id, best[0].title), "description")
+        if previous and _DESCRIPTION.search(question):
+            return self._about(question, self._described(question, previous), "description")
+        if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
+            return Resolved(question, question, "standalone")
         if previous and _SUBJECT.search(question):
             if len(previous) == 1 or re.search(r"\b(?:they|their|them)\b", question, re.IGNORECASE) is None:
                 return self._about(question, previous[0], "subject")
@@ -142,6 +150,16 @@ class Conversation:
         if rewrite and (_ELLIPSIS.search(question) or len(question.split()) <= 2):
             return Resolved(question, self.rewrite(question), "rewritten")
         return Resolved(question, question, "standalone")
+
+    def _described(self, question: str, previous: list[tuple[str, str]]) -> tuple[str, str]:
+        """The paper "the speech one" means: the best match among the previous answer's papers, unless a paper
+        the answer did not show matches the description clearly better."""
+        retrieve = self.pipeline.retriever.search
+        among = retrieve(question, 1, papers=[pid for pid, _ in previous]).papers
+        anywhere = retrieve(question, 1).papers
+        best = anywhere[0] if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN) \
+            else among[0]
+        return best.paper_id, best.title
 
     def _about(self, question: str, paper: tuple[str, str], how: How) -> Resolved:
         return Resolved(question, f"{question.rstrip()} (about {short_name(paper[1])})", how, [paper])

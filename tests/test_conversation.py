@@ -29,6 +29,10 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     ("how big is the model?", "subject", [A], None),
     ("what do they have in common?", "subject", [A, B, C], "what do they have in common?"),
     ("What dataset does the model that reads charts use?", "standalone", [], None),
+    ("Are there models built for telecom? What sizes do they come in?", "standalone", [], None),
+    ("How much training data did that take?", "subject", [A], None),
+    ("And which of the vocabulary papers ran experiments on RoBERTa?", "narrowed", [A, B, C],
+     "And which papers ran experiments on RoBERTa?"),
     ("How much higher throughput does FineQuant reach?", "standalone", [], None),
 ])
 def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, how, scope, standalone):
@@ -44,6 +48,14 @@ def test_a_described_paper_is_picked_among_the_previous_ones(fake_pipeline):
     wanted = papers[1]
     resolved = conversation.resolve(f"what does the {wanted.title.split()[0]} one do?")
     assert resolved.how == "description" and resolved.scope == [(wanted.paper_id, wanted.title)]
+
+
+def test_a_description_that_fits_a_paper_the_answer_did_not_show_picks_that_paper(fake_pipeline):
+    shown = fake_pipeline.retrieve("multilingual evaluation alignment").papers[0]
+    elsewhere = fake_pipeline.retrieve("structural pruning of large language models").papers[0]
+    conversation = conversation_after(fake_pipeline, [(shown.paper_id, shown.title)])
+    resolved = conversation.resolve("and the one about structural pruning of large language models?")
+    assert resolved.how == "description" and resolved.scope == [(elsewhere.paper_id, elsewhere.title)]
 
 
 def test_elliptical_follow_ups_are_rewritten_by_one_short_llm_call(fake_pipeline):

@@ -159,6 +159,21 @@ def test_a_three_turn_conversation_stays_on_the_papers_being_discussed(chat_page
     page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
 
 
+def test_when_the_checks_change_the_streamed_answer_the_chat_says_why(page):
+    from playwright.sync_api import expect
+
+    ask(page, "How much extra storage does Token Recycling need for its candidate-token matrix?")
+    sources = page.locator("#sources")
+    expect(sources).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
+    expect(bot(page)).to_contain_text(re.compile(r"(Why|Quoted from the source|Checked): "))
+    panel = sources.inner_text()
+    assert re.search(r"Why the answer (is a refusal|differs from the model's)", panel)
+    page.get_by_text("The model's sentences, checked").click()
+    expect(sources).to_contain_text("✗ left out: ")  # the streamed sentence, and why it was dropped
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-checked.png"), full_page=True)
+
+
 def test_empty_and_too_long_questions_show_a_message(page):
     from playwright.sync_api import expect
 
