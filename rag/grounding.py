@@ -87,11 +87,11 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
         best = max(range(len(sources)), key=support.__getitem__, default=None)
         if not cites and best is not None and support[best] >= SUPPORT_MIN:
             cites = [best + 1]
-        reason = missing_fact(bare, cites, abstracts) if cites else "no source says this"
+        reason = missing_fact(bare, cites, abstracts, question) if cites else "no source says this"
         if reason:  # a sentence about two papers ("Both X and Y …") draws on both: cite every one it needs
             others = [n for n, abstract in enumerate(abstracts, start=1) if n not in cites
                       and len(claimed & content_terms(abstract)) / len(claimed) >= SUPPORT_MIN]
-            if others and missing_fact(bare, cites + others, abstracts) is None:
+            if others and missing_fact(bare, cites + others, abstracts, question) is None:
                 cites, reason = cites + [n for n in others if holds_a_fact(bare, abstracts[n - 1])], None
         checks.append(Check(bare, [] if reason else cites, reason))
         if not reason:
@@ -100,10 +100,11 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
     return Verified(cited.text, cited.citations, checks, dropped_markers)
 
 
-def missing_fact(sentence: str, cites: list[int], abstracts: list[str]) -> str | None:
+def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question: str) -> str | None:
     """The first number or name of `sentence` that none of its cited papers contains, as a reason. A number
     counts only where a sentence of the paper also shares a word with it: "ROUGE-L of up to 4" is not
-    supported by "4 languages"."""
+    supported by "4 languages". A short capitalized abbreviation the sentence repeats from the question may stand
+    for a word of the paper ("language ID": identification); a metric the paper never names may not (BLEU)."""
     support = "\n".join(abstracts[n - 1] for n in cites)
     where = "".join(f"[{n}]" for n in cites)
     context = content_terms(sentence)
@@ -114,9 +115,15 @@ def missing_fact(sentence: str, cites: list[int], abstracts: list[str]) -> str |
         if not any((content_terms(s) & context) - content_terms(number) for s in around):
             return f"number {number} is in {where}, but not about this"
     for name in names(sentence):
-        if not occurs(name, support):
+        if not occurs(name, support) and not (occurs(name, question) and abbreviates(name, support)):
             return f"{name} is not in {where}"
     return None
+
+
+def abbreviates(name: str, text: str) -> bool:
+    """An upper-case name of two or three letters that starts a word of `text` (ID: identification)."""
+    return name.isupper() and 2 <= len(name) <= 3 and re.search(rf"\b{re.escape(name.lower())}[a-z]{{3,}}",
+                                                                text.lower()) is not None
 
 
 def holds_a_fact(sentence: str, abstract: str) -> bool:

@@ -32,6 +32,15 @@ def test_a_sentence_that_restates_the_question_keeps_its_answer():
     assert [c.dropped for c in verified.checks] == [None]
 
 
+def test_an_abbreviation_from_the_question_may_stand_for_a_word_of_the_paper():
+    question = "How many hours of audio trained the CTC model that does recognition and language ID?"
+    verified = check("The CTC model that does recognition and language ID was trained on 180k hours [1].", question,
+                     [OWSM, HELM])
+    assert [c.n for c in verified.citations] == [1]
+    verified = check("Its BLEU score is 180k [1].", "What BLEU score does the CTC model get?", [OWSM, HELM])
+    assert verified.checks[0].dropped == "BLEU is not in [1]"
+
+
 def test_a_sentence_giving_one_papers_facts_to_another_is_dropped_with_its_reason():
     answer = "LSLM was evaluated with 7 targeted evaluations based on 26 targeted scenarios [2]."
     verified = check(answer, "How was LSLM evaluated?", [LSLM, HELM])
