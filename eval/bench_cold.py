@@ -13,6 +13,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -61,15 +62,14 @@ def free_port() -> int:
 def run_app() -> dict[str, float | None]:
     """Seconds from launch to the model loaded ('LLM ready' in the log) with the page served."""
     port = free_port()
+    log_file = tempfile.NamedTemporaryFile(suffix=".log")
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--port", str(port)], cwd=PROJECT_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=log_file)
     ready = served = None
     try:
-        os.set_blocking(proc.stderr.fileno(), False)
-        log = ""
         while (ready is None or served is None) and time.perf_counter() - start < TIMEOUT_S:
-            log += proc.stderr.read() or ""
+            log = Path(log_file.name).read_text(errors="replace")
             now = time.perf_counter() - start
             if ready is None and "LLM ready" in log:
                 ready = now
@@ -83,6 +83,7 @@ def run_app() -> dict[str, float | None]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        log_file.close()
     return {"ready_s": max(ready, served) if ready and served else None, "served_s": served}
 
 
