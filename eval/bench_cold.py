@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         f'rag.ask "{QUESTION}"': lambda: run_cli_command(["rag.ask", QUESTION]),
         f'rag.ask --retrieval-only "{QUESTION}"': lambda: run_cli_command(["rag.ask", "--retrieval-only", QUESTION]),
-        f'rag.chat (one question on stdin)': lambda: run_cli_command(["rag.chat"], stdin=QUESTION + "\n"),
+        'rag.chat (one question on stdin)': lambda: run_cli_command(["rag.chat"], stdin=QUESTION + "\n"),
         "ui.app (to Ready)": run_app,
     }
     rows = []

@@ -37,6 +37,7 @@ _SET = rf"(?:those|these|them|the above|the\s+(?:[\w-]+\s+){{0,3}}?{_KINDS})(?:\
 # "which of those use LoRA?", "do any of them report LLaMA results?": the previous papers, judged again.
 _NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s+{_SET}\b(?!.*\b(?:best|most|least|"
                      r"fastest|largest|smallest|better|faster|worse)\b)", re.IGNORECASE)
+_NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)  # "of those" -> "papers" in the question
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
              "5th": 5, "last": -1}
 _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|work|study|model|method|result)\b"
@@ -205,8 +206,6 @@ class Conversation:
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"not a conversation turn ({type(e).__name__}: {e})") from None
 
-
-_NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)
 
 
 def answer_record(resolved: Resolved, answer: Answer) -> dict:

@@ -64,6 +64,7 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
     best; a sentence no source supports, or with a number or name its sources lack, is dropped."""
     asked = content_terms(question)
     source_terms = [content_terms(p.text) for p in sources]
+    abstract_terms = [content_terms(abstract) for abstract in abstracts]  # once, not per sentence
     checks: list[Check] = []
     kept: list[str] = []
     dropped_markers = 0
@@ -89,8 +90,8 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
             cites = [best + 1]
         reason = missing_fact(bare, cites, abstracts, question) if cites else "no source says this"
         if reason:  # a sentence about two papers ("Both X and Y …") draws on both: cite every one it needs
-            others = [n for n, abstract in enumerate(abstracts, start=1) if n not in cites
-                      and len(claimed & content_terms(abstract)) / len(claimed) >= SUPPORT_MIN]
+            others = [n for n, terms_of_paper in enumerate(abstract_terms, start=1) if n not in cites
+                      and len(claimed & terms_of_paper) / len(claimed) >= SUPPORT_MIN]
             if others and missing_fact(bare, cites + others, abstracts, question) is None:
                 cites, reason = cites + [n for n in others if holds_a_fact(bare, abstracts[n - 1])], None
         checks.append(Check(bare, [] if reason else cites, reason))

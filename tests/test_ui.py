@@ -6,13 +6,13 @@ import socket
 import pytest
 
 from rag import prompts
-from rag.conversation import Conversation, Resolved
+from rag.conversation import Resolved
 from rag.errors import UserError
 from rag.pipeline import Answer, Sources, Token
 from ui import render
 from ui.app import LLM_QUEUE, ChatService, build_app, check_port
 
-from conftest import FakeLLM, ScriptedLLM
+from conftest import FakeLLM
 
 
 @pytest.fixture
