@@ -54,7 +54,7 @@ def markdown(summary: dict, command: str, settings: Settings) -> str:
         f"Command: `{command}`  ",
         f"Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  ",
         f"Machine: {machine()}  ",
-        f"Settings: k={settings.k}, evidence_tokens={settings.evidence_tokens}, lead_passages={settings.lead_passages}, "
+        f"Settings: k={settings.k}, evidence_tokens={settings.evidence_tokens}, evidence_rank_step={settings.evidence_rank_step}, "
         f"chunk_chars={settings.chunk_chars}, candidates={settings.candidates}, rrf_k={settings.rrf_k}, "
         f"min_score={settings.min_score}, list_threshold={settings.list_threshold}, "
         f"list_rank_step={settings.list_rank_step}, quote_candidates={settings.quote_candidates}, "

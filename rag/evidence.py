@@ -1,17 +1,26 @@
-"""Evidence for the prompt: which passages of the retrieved papers the model reads, within a budget.
+"""Evidence for the prompt: which sentences of the retrieved papers the model reads, within a budget.
 
-On a CPU the prompt's length is the latency, so the prompt carries sentence-aligned passages, not whole
-abstracts: the papers the question names first, else the best paper's `lead` passages, then each other
-paper's best passage, the next round..."""
+On a CPU the prompt's length is the latency, so the prompt carries the sentences likeliest to answer, taken
+from the retrieved papers' whole abstracts, not whole passages: a described paper's answer is often in a
+sentence that shares few words with the question, and whole passages spend the budget on its neighbours.
+Each paper's chosen sentences are shown in the abstract's order, under its title."""
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
 from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
-from rag.retrieve import RetrievedPaper
+from rag.embeddings import Embedder
+from rag.retrieve import Passage, RetrievedPaper
+from rag.text import QUANTITY, content_terms, numbers, sentences
+
+# Added to a sentence's score when the question asks for a quantity and the sentence states a number.
+NUMBER_BONUS = 0.2
+# Added to every sentence of a paper the question names: all of it comes first.
+NAMED_BONUS = 1.0
 
 
 def names_paper(question: str, title: str) -> bool:
@@ -22,31 +31,46 @@ def names_paper(question: str, title: str) -> bool:
     return len(stem) >= 3 and re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", question.casefold()) is not None
 
 
-def select_evidence(papers: list[RetrievedPaper], budget_chars: int, lead: int = 1, question: str = ""
-                    ) -> list[RetrievedPaper]:
-    """Fill the prompt's evidence budget: first every passage of the papers the question names (round-robin),
-    or else the best paper's first `lead` passages; then every other paper's best passage, the next round…
-    Papers with no passage that fits are left out of the prompt (and cannot be cited)."""
+def word_bonus(question: str, texts: list[str]) -> np.ndarray:
+    """Added to a sentence's cosine similarity to rank it as an answer: the share of the question's words it
+    holds, plus NUMBER_BONUS for a number when the question asks for a quantity."""
+    asked = content_terms(question)
+    quantity = QUANTITY.search(question) is not None
+    return np.array([len(asked & content_terms(t)) / max(1, len(asked)) + NUMBER_BONUS * (quantity and bool(numbers(t)))
+                     for t in texts], dtype=np.float32)
+
+
+def select_evidence(question: str, question_vec: np.ndarray, papers: list[RetrievedPaper], abstracts: dict[str, str],
+                    embedder: Embedder, budget_chars: int, rank_step: float) -> list[RetrievedPaper]:
+    """Fill the prompt's evidence budget with the best sentences of the papers' abstracts (`abstracts[paper_id]`:
+    the title line, then the text). A paper ranked lower loses `rank_step` per rank; a paper the question
+    names comes first. Papers with no sentence chosen are left out of the prompt (and cannot be cited)."""
+    pool = [(rank, position, text) for rank, paper in enumerate(papers)
+            for position, text in enumerate(dict.fromkeys(sentences(body(abstracts.get(paper.paper_id, paper.text)))))]
+    if not pool:
+        return []
+    texts = [text for *_, text in pool]
+    similarity = embedder.embed(texts) @ question_vec
     named = [names_paper(question, paper.title) for paper in papers]
-
-    def priority(rank: int, depth: int) -> tuple:
-        if named[rank]:
-            return 0, depth, rank, depth
-        round_ = max(0, depth - lead + 1) if rank == 0 and not any(named) else depth
-        return 1, round_, rank, depth
-
-    order = sorted(priority(rank, depth) for rank, paper in enumerate(papers) for depth in range(len(paper.passages)))
-    chosen: dict[str, RetrievedPaper] = {}
+    scores = similarity + word_bonus(question, texts) + np.array(
+        [NAMED_BONUS * named[rank] - rank_step * rank for rank, *_ in pool])
+    chosen: dict[int, RetrievedPaper] = {}
     used = 0
-    for *_, rank, depth in order:
+    for i in np.argsort(-scores, kind="stable"):
+        rank, position, text = pool[i]
         paper = papers[rank]
-        passage = paper.passages[depth]
-        cost = len(passage.text) + (0 if paper.paper_id in chosen else len(paper.title) + 8)
+        cost = len(text) + 1 + (0 if rank in chosen else len(paper.title) + 8)
         if used + cost > budget_chars:
             continue
         used += cost
-        chosen.setdefault(paper.paper_id, RetrievedPaper(paper.paper_id, paper.title)).passages.append(passage)
-    return [chosen[p.paper_id] for p in papers if p.paper_id in chosen]
+        chosen.setdefault(rank, RetrievedPaper(paper.paper_id, paper.title)).passages.append(
+            Passage(f"{paper.paper_id}#{position}", text, position, float(similarity[i]), paper.fused))
+    return [chosen[rank] for rank in sorted(chosen)]
+
+
+def body(abstract: str) -> str:
+    """An abstract without its title line."""
+    return abstract.split("\n", 1)[1] if "\n" in abstract else ""
 
 
 def build_messages(question: str, evidence: list[RetrievedPaper]) -> list[dict]:

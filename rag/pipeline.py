@@ -133,8 +133,11 @@ class Pipeline:
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
                                           papers=papers)
         papers = retrieval.papers
-        sources = papers if listing or retrieval_only else select_evidence(
-            papers, self.settings.evidence_tokens * 4, self.settings.lead_passages, question)
+        answering = not (listing or retrieval_only)  # a list shows each candidate; the rest read evidence
+        abstracts = self.index.abstracts([p.paper_id for p in papers]) if answering else {}
+        sources = select_evidence(question, retrieval.query_vec, papers, abstracts, self.embedder,
+                                  self.settings.evidence_tokens * 4, self.settings.evidence_rank_step
+                                  ) if answering else papers
         yield Sources(retrieval, sources)
         timings = Timings(retrieve_ms=retrieval.ms)
         unsupported = "" if retrieval_only else (
@@ -162,18 +165,17 @@ class Pipeline:
                             cited.dropped_markers, not cited.citations, raw,
                             reason="" if cited.citations else "no candidate paper was judged to match")
         else:
-            answer = self._checked(question, raw, retrieval, sources, timings)
+            answer = self._checked(question, raw, retrieval, sources, abstracts, timings)
         timings.total_s = time.perf_counter() - start
         yield answer
 
     def _checked(self, question: str, raw: str, retrieval: Retrieval, sources: list[RetrievedPaper],
-                 timings: Timings) -> Answer:
+                 abstracts: dict[str, str], timings: Timings) -> Answer:
         """The model's answer after the claim checks; else a quoted evidence sentence; else the refusal."""
         papers = retrieval.papers
         if is_refusal(raw):
             checks, reason = [], "the model found no answer in the excerpts"
         else:
-            abstracts = self.index.abstracts([p.paper_id for p in sources])
             verified = verify(raw, question, sources, [abstracts.get(p.paper_id, p.text) for p in sources])
             checks = verified.checks
             dropped = [c for c in checks if c.dropped]
@@ -186,7 +188,7 @@ class Pipeline:
                 f" ({dropped[0].dropped})" if dropped else "")
         closest = ""
         if self.settings.quote_candidates:
-            candidates = closest_sentences(retrieval.query_vec, sources, self.embedder, self.settings.quote_candidates)
+            candidates = closest_sentences(question, sources, self.settings.quote_candidates)
             quote = find_quote(self.load_llm(), question, candidates, sources, self.settings.quote_threshold)
             if quote:
                 cited = resolve(quoted_text(quote), sources)

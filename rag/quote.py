@@ -1,8 +1,8 @@
 """Quoted answers: when the model's own answer cannot be verified (or it says it does not know) while the
 evidence holds the answer, the evidence sentence that answers the question is quoted verbatim instead.
 
-The sentences of the evidence are ranked by similarity to the question and the best few are judged one by
-one with a yes/no question, scored by P(yes), as the list judge does; a small model decides "does this
+The evidence sentences are ranked as rag.evidence chose them (similarity to the question plus the
+question's words they hold) and the best few are judged one by one with a yes/no question, scored by P(yes), as the list judge does; a small model decides "does this
 sentence answer that?" far more reliably than it writes a grounded answer."""
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM
-from rag.embeddings import Embedder
+from rag.evidence import word_bonus
 from rag.retrieve import RetrievedPaper
-from rag.text import sentences
 
 
 @dataclass(frozen=True)
@@ -26,15 +25,13 @@ class Quote:
     p_yes: float
 
 
-def closest_sentences(question_vec: np.ndarray, sources: list[RetrievedPaper], embedder: Embedder, count: int
-                      ) -> list[tuple[int, str]]:
-    """The `count` evidence sentences most similar to the question, as (source number, sentence)."""
-    pairs = list(dict.fromkeys((n, s) for n, paper in enumerate(sources, start=1)
-                               for passage in paper.passages for s in sentences(passage.text)))
+def closest_sentences(question: str, sources: list[RetrievedPaper], count: int) -> list[tuple[int, str]]:
+    """The `count` evidence sentences likeliest to answer the question, as (source number, sentence)."""
+    pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages]
     if not pairs:
         return []
-    scores = embedder.embed([s for _, s in pairs]) @ question_vec
-    return [pairs[i] for i in np.argsort(-scores, kind="stable")[:count]]
+    scores = np.array([p.similarity for _, p in pairs]) + word_bonus(question, [p.text for _, p in pairs])
+    return [(pairs[i][0], pairs[i][1].text) for i in np.argsort(-scores, kind="stable")[:count]]
 
 
 def find_quote(llm: LLM, question: str, candidates: list[tuple[int, str]], sources: list[RetrievedPaper],

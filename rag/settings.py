@@ -39,8 +39,8 @@ class Settings(BaseSettings):
 
     # Prompt and generation
     evidence_tokens: int = Field(350, gt=0, description="budget of evidence tokens in the prompt (~4 chars each)")
-    lead_passages: int = Field(2, gt=0, description="passages of the best-matching paper put in the prompt before "
-                               "the other papers' best ones")
+    evidence_rank_step: float = Field(0.05, ge=0, description="how much a sentence's score drops per rank of its paper "
+                                      "when the evidence is chosen (0: the best sentences of any retrieved paper)")
     max_answer_tokens: int = Field(256, gt=0, description="longest answer generated")
     temperature: float = Field(0.0, ge=0, description="sampling temperature; 0 is deterministic")
 

@@ -1,32 +1,49 @@
 import pytest
 
 from rag.evidence import names_paper, select_evidence
+from rag.retrieve import Passage, RetrievedPaper
 
-from conftest import make_paper as paper
+from conftest import FakeEmbedder
 
-
-def test_evidence_fills_the_budget_best_passages_first():
-    papers = [paper(1, 3), paper(2, 3)]
-    each = len(papers[0].passages[0].text)
-    chosen = select_evidence(papers, budget_chars=3 * each + 40)
-    assert [p.title for p in chosen] == ["Title 1", "Title 2"]
-    assert [len(p.passages) for p in chosen] == [2, 1]
-
-
-def test_the_best_paper_can_lead_with_more_passages():
-    papers = [paper(1, passages=3), paper(2, passages=2), paper(3, passages=2)]
-    each = len(papers[0].passages[0].text) + len("Title 1") + 8
-    chosen = select_evidence(papers, budget_chars=3 * each, lead=2)
-    assert [(p.title, len(p.passages)) for p in chosen] == [("Title 1", 2), ("Title 2", 1)]
-    assert [x.position for x in chosen[0].passages] == [0, 1]
+ABSTRACTS = {
+    "id1": "Chimera: A Lossless Decoding Method\nWe propose Chimera, a speculative decoding framework. "
+           "Chimera reaches a 2.7x speedup over autoregressive decoding. The code is public.",
+    "id2": "SpQR: Sparse-Quantized Representation\nSpQR isolates outlier weights. It compresses LLaMA to 3 bits "
+           "with near-lossless perplexity. We release code.",
+}
 
 
-def test_a_paper_the_question_names_comes_first_with_all_its_passages():
-    papers = [paper(1, passages=2), paper(2, passages=3), paper(3, passages=1)]
-    papers[1].title = "MUSE: Machine Unlearning Six-Way Evaluation"
-    each = len(papers[0].passages[0].text) + len("Title 1") + 8
-    chosen = select_evidence(papers, budget_chars=4 * each + 40, lead=2, question="What does MUSE evaluate?")
-    assert [(p.title[:4], len(p.passages)) for p in chosen] == [("Titl", 1), ("MUSE", 3)]
+def evidence(question: str, budget_chars: int = 1000, rank_step: float = 0.05) -> list[RetrievedPaper]:
+    embedder = FakeEmbedder()
+    papers = [RetrievedPaper(pid, text.split("\n")[0], [Passage(pid + "c", text.split("\n")[1], 0, 0.5, 0.1)])
+              for pid, text in ABSTRACTS.items()]
+    return select_evidence(question, embedder.embed([question])[0], papers, ABSTRACTS, embedder, budget_chars,
+                           rank_step)
+
+
+def test_evidence_is_the_sentences_likeliest_to_answer_within_the_budget():
+    chosen = evidence("How much speedup over autoregressive decoding?", budget_chars=120)
+    assert [(p.title, [s.text for s in p.passages]) for p in chosen] == [
+        ("Chimera: A Lossless Decoding Method", ["Chimera reaches a 2.7x speedup over autoregressive decoding."])]
+
+
+def test_a_quantity_question_prefers_a_sentence_with_a_number():
+    chosen = evidence("how many bits does the outlier-isolating method compress LLaMA to?", budget_chars=130)
+    texts = [s.text for p in chosen for s in p.passages]
+    assert "It compresses LLaMA to 3 bits with near-lossless perplexity." in texts
+    assert "SpQR isolates outlier weights." not in texts
+
+
+def test_each_paper_shows_its_sentences_in_the_abstracts_order_and_papers_keep_their_rank():
+    chosen = evidence("Chimera speculative decoding speedup code")
+    assert [p.paper_id for p in chosen] == ["id1", "id2"]
+    positions = [s.position for s in chosen[0].passages]
+    assert positions == sorted(positions) and len(positions) == 3
+
+
+def test_a_paper_the_question_names_comes_first_with_all_its_sentences():
+    chosen = evidence("What does SpQR do to speculative decoding speedup?", budget_chars=200)
+    assert [(p.paper_id, len(p.passages)) for p in chosen] == [("id2", 3)]
 
 
 @pytest.mark.parametrize("question, title, named", [

@@ -19,8 +19,9 @@ def test_answer_cites_exact_titles_through_the_pipeline(fake_pipeline, seed_titl
 
 
 @pytest.mark.parametrize("reply", ["I think it is 42.", "It is 42 [9].", prompts.REFUSAL])
-def test_uncited_or_refused_answers_become_the_refusal(fake_pipeline, reply):
+def test_uncited_or_refused_answers_become_the_refusal(fake_pipeline, monkeypatch, reply):
     fake_pipeline.llm.reply = reply
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.1)  # no sentence to quote
     answer = fake_pipeline.ask("what is the answer?")
     assert answer.abstained and answer.text == prompts.REFUSAL and answer.citations == []
     assert answer.generated == reply  # what the model said is kept for inspection
@@ -65,7 +66,9 @@ def test_an_unverifiable_answer_becomes_a_quote_of_the_sentence_judged_to_answer
     answer = fake_pipeline.ask("structural pruning of large language models")
     assert answer.quoted and not answer.abstained and answer.generated == prompts.REFUSAL
     quoted = answer.text.split("”")[0].lstrip("“")
-    assert [c.n for c in answer.citations] == [1] and quoted in answer.retrieved[0].text
+    [cited] = answer.citations
+    paper = next(p for p in answer.retrieved if p.title == cited.title)
+    assert quoted in fake_pipeline.index.abstracts([paper.paper_id])[paper.paper_id]
     assert answer.reason == ("the model found no answer in the excerpts; quoting the source sentence judged to "
                              "answer the question (P(yes) 0.90) instead")
 
@@ -78,8 +81,8 @@ def test_a_refusal_says_why(fake_pipeline, monkeypatch):
     assert answer.reason == "no sentence of the model's answer is supported by its sources (no source says this)"
     assert answer.checks[0].dropped == "no source says this"
     sentence, title = answer.closest.split("” (")
-    assert sentence.lstrip("“") in answer.retrieved[0].text or sentence.lstrip("“") in answer.retrieved[1].text
-    assert title.rstrip(")") in {p.title for p in answer.retrieved}
+    paper = next(p for p in answer.retrieved if p.title == title.rstrip(")"))
+    assert sentence.lstrip("“") in fake_pipeline.index.abstracts([paper.paper_id])[paper.paper_id]
     judged = [m for m in fake_pipeline.llm.calls if "Does the sentence answer" in m[-1]["content"]]
     assert judged == []  # yes_probability was replaced; the calls recorded are the answer's only
 
