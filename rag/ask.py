@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Iterable
 
-from rag.cli import add_settings_flags, run_cli, settings_from_flags
+from rag.cli import add_filter_flags, add_settings_flags, filters_from_flags, run_cli, settings_from_flags
 from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
 
 
@@ -16,16 +16,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("question", help="your question, in quotes")
     parser.add_argument("--json", action="store_true", help="print the whole answer object as JSON")
     parser.add_argument("--retrieval-only", action="store_true", help="list the best-matching papers at once, no LLM")
+    add_filter_flags(parser)
     add_settings_flags(parser)
     args = parser.parse_args(argv)
     question = clean_question(args.question)  # fail fast, before any model loads
+    filters = filters_from_flags(args)
     pipeline = Pipeline(settings_from_flags(args))  # the index and the embedder: no torch, ~1 s
     if not args.retrieval_only:
         pipeline.start_loading_llm()  # while the question is embedded and the papers are found
         if not pipeline.index.count():
             pipeline.load_llm()  # a bad model setting fails before a first, long ingest
     pipeline.ensure_index(progress=not args.json)
-    events = pipeline.stream(question, retrieval_only=args.retrieval_only)
+    events = pipeline.stream(question, retrieval_only=args.retrieval_only, filters=filters)
     if args.json:
         answer = next(e for e in events if isinstance(e, Answer))
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))

@@ -10,7 +10,7 @@ import json
 import sys
 
 from rag.ask import print_events
-from rag.cli import add_settings_flags, run_cli, settings_from_flags
+from rag.cli import add_filter_flags, add_settings_flags, filters_from_flags, run_cli, settings_from_flags
 from rag.conversation import Conversation, Resolved, answer_record
 from rag.errors import UserError
 from rag.pipeline import Answer, Pipeline
@@ -21,12 +21,14 @@ HELP = "Ask about the papers. /new starts a new conversation, /sources lists the
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.chat", description=__doc__.split(":")[0])
     parser.add_argument("--json", action="store_true", help="questions one per line on stdin, JSON answers on stdout")
+    add_filter_flags(parser)
     add_settings_flags(parser)
     args = parser.parse_args(argv)
+    filters = filters_from_flags(args)  # a bad date fails before anything loads
     pipeline = Pipeline(settings_from_flags(args))
     pipeline.start_loading_llm()  # while the user types the first question
     pipeline.ensure_index(progress=not args.json)
-    conversation = Conversation(pipeline)
+    conversation = Conversation(pipeline, filters=filters)
     if args.json:
         for line in sys.stdin:
             if line.strip():

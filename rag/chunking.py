@@ -8,7 +8,7 @@ from typing import Iterable, Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from rag.corpus import Paper
+from rag.corpus import Paper, day_number, source_name
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class Chunk:
     title: str
     text: str
     position: int
+    source: str = ""  # the file's name, as the library shows it and `rag.ingest --remove` takes it
+    date: str = ""  # the paper's date as YYYY-MM-DD (or shorter), "" when unknown
 
     @property
     def indexed_text(self) -> str:
@@ -26,7 +28,9 @@ class Chunk:
 
     @property
     def metadata(self) -> dict:
-        return {"paper_id": self.paper_id, "title": self.title, "position": self.position}
+        # `day` is the date as a number (YYYYMMDD, 0: unknown): Chroma compares numbers only.
+        return {"paper_id": self.paper_id, "title": self.title, "position": self.position, "source": self.source,
+                "date": self.date, "day": day_number(self.date)}
 
 
 def make_splitter(chunk_chars: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
@@ -51,4 +55,4 @@ def chunk_papers(papers: Iterable[Paper], splitter: RecursiveCharacterTextSplitt
             cid = chunk_id(paper, text)
             if cid not in seen:  # an abstract repeating a sentence must not yield duplicate ids
                 seen.add(cid)
-                yield Chunk(cid, paper.id, paper.title, text, position)
+                yield Chunk(cid, paper.id, paper.title, text, position, source_name(paper.source), paper.date)

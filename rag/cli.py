@@ -39,6 +39,20 @@ def _short(value) -> str:
     return str(value)
 
 
+def add_filter_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("filters: answer only from some of the library")
+    group.add_argument("--source", action="append", default=[], metavar="FILE",
+                       help="only papers from this source file, by name as `rag.ingest --list` shows it (repeatable)")
+    group.add_argument("--since", default="", metavar="DATE", help="only papers dated on or after DATE (YYYY[-MM[-DD]])")
+    group.add_argument("--until", default="", metavar="DATE", help="only papers dated on or before DATE (YYYY[-MM[-DD]])")
+
+
+def filters_from_flags(args: argparse.Namespace):
+    from rag.retrieve import Filters
+
+    return Filters(tuple(args.source), args.since, args.until)
+
+
 def settings_from_flags(args: argparse.Namespace, **overrides) -> Settings:
     given = {name: getattr(args, f"setting_{name}") for name in Settings.model_fields
              if getattr(args, f"setting_{name}", None) is not None}

@@ -21,6 +21,7 @@ from rag import prompts
 from rag.backends import Usage
 from rag.listing import is_list_question
 from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
+from rag.retrieve import Filters
 from rag.text import MARKER
 
 HISTORY_TURNS = 2  # turns of the conversation shown to the rewriter
@@ -124,9 +125,10 @@ def clean_rewrite(reply: str, question: str) -> str:
 class Conversation:
     """The turns of one conversation, and how each new question is resolved against them."""
 
-    def __init__(self, pipeline: Pipeline, turns: list[Turn] | None = None):
+    def __init__(self, pipeline: Pipeline, turns: list[Turn] | None = None, filters: Filters | None = None):
         self.pipeline = pipeline
         self.turns: list[Turn] = list(turns or [])
+        self.filters = filters  # the sources and dates every question of this conversation is limited to
 
     def resolve(self, question: str, rewrite: bool = True) -> Resolved:
         """What to answer for `question`, and among which papers. `rewrite=False`: never call the LLM."""
@@ -157,7 +159,7 @@ class Conversation:
         the answer did not show matches the description clearly better."""
         retrieve = self.pipeline.retriever.search
         among = retrieve(question, 1, papers=[pid for pid, _ in previous]).papers
-        anywhere = retrieve(question, 1).papers
+        anywhere = retrieve(question, 1, filters=self.filters).papers
         best = anywhere[0] if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN) \
             else among[0]
         return best.paper_id, best.title
@@ -178,7 +180,7 @@ class Conversation:
         resolved = self.resolve(clean_question(question), rewrite=not retrieval_only)
         yield resolved
         for event in self.pipeline.stream(resolved.standalone, k, retrieval_only, resolved.scope_ids,
-                                          resolved.listing):
+                                          resolved.listing, self.filters):
             if isinstance(event, Answer):
                 papers = event.retrieved if retrieval_only else event.citations
                 self.turns.append(Turn(resolved.question, resolved.standalone, resolved.how,

@@ -61,6 +61,31 @@ def paper_id(title: str) -> str:
     return hashlib.sha1(normalize_title(title).encode()).hexdigest()[:16]
 
 
+_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+
+
+def iso_date(text: str) -> str:
+    """The date at the start of `text` (a JSONL/CSV `date`, or a page's file name) as YYYY-MM-DD, YYYY-MM or
+    YYYY; "" when there is none."""
+    match = _DATE.search(text)
+    if not match or not 1900 <= int(match[1]) <= 2100:
+        return ""
+    return "-".join(part for part in match.groups() if part)
+
+
+def day_number(date: str) -> int:
+    """YYYY-MM-DD as the number YYYYMMDD for range filters; a missing month or day counts as the first."""
+    if not date:
+        return 0
+    year, month, day = (date.split("-") + ["01", "01"])[:3]
+    return int(year) * 10000 + int(month) * 100 + int(day)
+
+
+def source_name(source: str) -> str:
+    """The file name of a paper's source ('seeds/page.txt:12' -> 'page.txt')."""
+    return Path(source.rpartition(":")[0] or source).name
+
+
 def clean(text: str) -> str:
     """One line of printable text: control characters dropped, white space folded."""
     text = "".join(ch if ch.isprintable() else " " for ch in text)
@@ -94,7 +119,9 @@ def check_text(path: Path) -> None:
 
 def parse_page(text: str, source: str) -> Iterator[Paper | Problem]:
     """A scraped page: blank-line separated blocks; a short title block followed by a long abstract block.
-    Blocks before the first paper are page chrome and skipped quietly."""
+    Blocks before the first paper are page chrome and skipped quietly. The page's date is the one in its file
+    name (daily-papers-2024-03-21.txt): the page itself names the day without its year."""
+    date = iso_date(Path(source).name)
     blocks: list[tuple[int, list[str]]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
@@ -117,7 +144,7 @@ def parse_page(text: str, source: str) -> Iterator[Paper | Problem]:
                     yield Problem(source, number, "abstract without a title line; skipped")
                 continue
             title_line, title = pending_title
-            yield Paper(paper_id(title), title, block, source=f"{source}:{title_line}")
+            yield Paper(paper_id(title), title, block, source=f"{source}:{title_line}", date=date)
             started, pending_title = True, None
         else:
             yield from _unused_title(started, pending_title, source)
@@ -145,7 +172,8 @@ def _record(fields: dict, source: str, line: int) -> Paper | Problem:
     missing = [name for name, value in (("title", title), ("abstract", abstract)) if not value]
     if missing:
         return Problem(source, line, f"missing {' and '.join(missing)}; skipped")
-    extra = {name: clean(str(fields.get(name) or "")) for name in ("url", "authors", "date")}
+    extra = {name: clean(str(fields.get(name) or "")) for name in ("url", "authors")}
+    extra["date"] = iso_date(clean(str(fields.get("date") or "")))
     if isinstance(fields.get("authors"), list):
         extra["authors"] = ", ".join(clean(str(a)) for a in fields["authors"])
     return Paper(paper_id(title), title, abstract, source=f"{source}:{line}", **extra)

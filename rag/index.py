@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -111,16 +112,19 @@ class KeywordIndex:
     def build(self, ids: list[str], texts: list[str]) -> None:
         import bm25s
 
-        self.bm25 = bm25s.BM25()
-        self.bm25.index(self.tokenize(texts), show_progress=False)
-        self.ids = ids
-        self.positions = {cid: i for i, cid in enumerate(ids)}
+        bm25 = None
+        if ids:  # an empty library (its last source removed) has no keyword index to build
+            bm25 = bm25s.BM25()
+            bm25.index(self.tokenize(texts), show_progress=False)
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.bm25.save(str(tmp), show_progress=False)
+        tmp.mkdir(parents=True)
+        if bm25:
+            bm25.save(str(tmp), show_progress=False)
         (tmp / "ids.json").write_text(json.dumps(ids))
         shutil.rmtree(self.folder, ignore_errors=True)
         tmp.rename(self.folder)
+        self.bm25, self.ids, self.positions = bm25, ids, {cid: i for i, cid in enumerate(ids)}
 
     def load(self) -> bool:
         import bm25s
@@ -128,28 +132,28 @@ class KeywordIndex:
         if not (self.folder / "ids.json").is_file():
             return False
         try:
-            self.bm25 = bm25s.BM25.load(str(self.folder), show_progress=False)
-            self.ids = json.loads((self.folder / "ids.json").read_text())
-            self.positions = {cid: i for i, cid in enumerate(self.ids)}
+            ids = json.loads((self.folder / "ids.json").read_text())
+            bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if ids else None
+            self.bm25, self.ids, self.positions = bm25, ids, {cid: i for i, cid in enumerate(ids)}
         except (OSError, ValueError, KeyError):  # damaged: it is derived data, so it is rebuilt
             return False
         return True
 
     def search(self, query: str, n: int, within: set[str] | None = None) -> list[str]:
         """The `n` best passage ids for `query`; only ids in `within` when it is given."""
-        if not self.ids:
+        bm25, ids, positions = self.bm25, self.ids, self.positions  # one snapshot: a rebuild may swap them
+        if not ids:
             return []
-        vocab = self.bm25.vocab_dict
-        tokens = [t for t in self.tokenize([query])[0] if t in vocab]
+        tokens = [t for t in self.tokenize([query])[0] if t in bm25.vocab_dict]
         if not tokens:
             return []
         if within is None:
-            docs, scores = self.bm25.retrieve([tokens], k=min(n, len(self.ids)), show_progress=False)
-            return [self.ids[d] for d, s in zip(docs[0], scores[0]) if s > 0]
-        scores = self.bm25.get_scores(tokens)
-        allowed = [self.positions[cid] for cid in within if cid in self.positions]
+            docs, scores = bm25.retrieve([tokens], k=min(n, len(ids)), show_progress=False)
+            return [ids[d] for d, s in zip(docs[0], scores[0]) if s > 0]
+        scores = bm25.get_scores(tokens)
+        allowed = [positions[cid] for cid in within if cid in positions]
         best = sorted(allowed, key=lambda i: scores[i], reverse=True)[:n]
-        return [self.ids[i] for i in best if scores[i] > 0]
+        return [ids[i] for i in best if scores[i] > 0]
 
 
 def keyword_folder_name(settings: Settings) -> str:
@@ -174,15 +178,31 @@ class Index:
             self.collection = _ServerCollection(self.collection, settings.chroma_url)
         self.keyword = KeywordIndex(settings.data_dir / "bm25" / keyword_folder_name(settings))
         self._keyword_ready = False
+        self._keyword_lock = threading.Lock()  # an ingest in the background and a question may both rebuild it
 
     def count(self) -> int:
         return self.collection.count()
 
-    def ids_of_papers(self, paper_ids: list[str]) -> set[str]:
+    def ids_where(self, where: dict) -> set[str]:
+        """The passage ids that match a Chroma `where`."""
+        return set(self.collection.get(where=where, include=[])["ids"])
+
+    def ids_by_paper(self, paper_ids: list[str]) -> dict[str, set[str]]:
+        """The passage ids of each of `paper_ids` that is indexed."""
         if not paper_ids:
-            return set()
-        found = self.collection.get(where={"paper_id": {"$in": paper_ids}}, include=[])
-        return set(found["ids"])
+            return {}
+        found = self.collection.get(where={"paper_id": {"$in": paper_ids}}, include=["metadatas"])
+        by_paper: dict[str, set[str]] = {}
+        for cid, meta in zip(found["ids"], found["metadatas"]):
+            by_paper.setdefault(meta["paper_id"], set()).add(cid)
+        return by_paper
+
+    def update_metadata(self, chunks: list[Chunk]) -> None:
+        """Passages already indexed keep their vectors and take the metadata of the file read now."""
+        step = self.client.get_max_batch_size()
+        for start in range(0, len(chunks), step):
+            part = chunks[start:start + step]
+            self.collection.update(ids=[c.id for c in part], metadatas=[c.metadata for c in part])
 
     def add(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
         self.invalidate_keyword_index()
@@ -198,10 +218,16 @@ class Index:
             self.collection.delete(ids=ids)
 
     def invalidate_keyword_index(self) -> None:
-        shutil.rmtree(self.keyword.folder, ignore_errors=True)
-        self._keyword_ready = False
+        """Before Chroma changes: an interrupted ingest leaves no stale keyword index on disk."""
+        with self._keyword_lock:
+            shutil.rmtree(self.keyword.folder, ignore_errors=True)
+            self._keyword_ready = False
 
     def rebuild_keyword_index(self) -> None:
+        with self._keyword_lock:
+            self._rebuild_keyword_index()
+
+    def _rebuild_keyword_index(self) -> None:
         ids, texts = [], []
         for offset in range(0, self.count(), _PAGE):
             page = self.collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
@@ -230,20 +256,20 @@ class Index:
             found |= {m["title"] for m in self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)["metadatas"]}
         return found
 
-    def keyword_search(self, query: str, n: int, papers: list[str] | None = None) -> list[str]:
-        """Passage ids by BM25; only passages of `papers` (paper ids) when given."""
-        if not self._keyword_ready:
-            if not self.keyword.load() or len(self.keyword.ids) != self.count():
-                self.rebuild_keyword_index()
-            self._keyword_ready = True
-        return self.keyword.search(query, n, None if papers is None else self.ids_of_papers(papers))
+    def keyword_search(self, query: str, n: int, where: dict | None = None) -> list[str]:
+        """Passage ids by BM25; only passages that match the Chroma `where` when given."""
+        with self._keyword_lock:
+            if not self._keyword_ready:
+                if not self.keyword.load() or len(self.keyword.ids) != self.count():
+                    self._rebuild_keyword_index()
+                self._keyword_ready = True
+        return self.keyword.search(query, n, None if where is None else self.ids_where(where))
 
-    def dense_search(self, query_embedding: np.ndarray, n: int, papers: list[str] | None = None) -> list[str]:
-        """Passage ids by cosine similarity; only passages of `papers` (paper ids) when given."""
+    def dense_search(self, query_embedding: np.ndarray, n: int, where: dict | None = None) -> list[str]:
+        """Passage ids by cosine similarity; only passages that match the Chroma `where` when given."""
         n = min(n, self.count())
-        if n == 0 or papers == []:
+        if n == 0:
             return []
-        where = None if papers is None else {"paper_id": {"$in": papers}}
         found = self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, where=where, include=[])
         return found["ids"][0]
 

@@ -13,10 +13,11 @@ import sys
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
+from rag import library
 from rag.chunking import chunk_papers, make_splitter
 from rag.cli import add_settings_flags, run_cli, settings_from_flags
 from rag.corpus import CorpusReader, Problem
@@ -34,14 +35,18 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
 @dataclass
 class IngestReport:
     papers: int = 0
-    added: int = 0
+    papers_added: int = 0  # new to the index
+    papers_replaced: int = 0  # indexed before with another abstract (or title spelling)
+    papers_unchanged: int = 0
+    added: int = 0  # passages
     removed: int = 0
     unchanged: int = 0
     problems: list[Problem] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"{self.papers} papers: {self.added} chunks added, {self.removed} removed, "
-                f"{self.unchanged} unchanged; {len(self.problems)} problems")
+        return (f"{self.papers} papers: {self.papers_added} added, {self.papers_replaced} replaced, "
+                f"{self.papers_unchanged} unchanged ({self.added} passages added, {self.removed} removed, "
+                f"{self.unchanged} unchanged); {len(self.problems)} records skipped")
 
 
 def pending_file(settings: Settings) -> Path:
@@ -62,7 +67,8 @@ def unfinished_ingest(settings: Settings) -> list[Path]:
 
 
 def ingest(paths: list[Path], settings: Settings, index: Index | None = None, embedder: Embedder | None = None,
-           progress: bool = True) -> IngestReport:
+           progress: bool = True, on_batch: Callable[[IngestReport], None] | None = None) -> IngestReport:
+    """Ingest `paths`; `on_batch` is called with the report so far after each batch of papers."""
     reader = CorpusReader(paths)  # bad files stop the run here, before models load or anything is written
     index = index or Index(settings)
     embedder = embedder or Embedder(settings.embedding_model)
@@ -75,16 +81,28 @@ def ingest(paths: list[Path], settings: Settings, index: Index | None = None, em
         for batch in batched(reader, settings.batch_size):
             report.papers += len(batch)
             chunks = list(chunk_papers(batch, splitter))
-            existing = index.ids_of_papers([p.id for p in batch])
+            indexed = index.ids_by_paper([p.id for p in batch])
+            existing = set().union(*indexed.values())
             new = [c for c in chunks if c.id not in existing]
             stale = sorted(existing - {c.id for c in chunks})
             index.delete(stale)
             if new:
                 index.add(new, embedder.embed([c.indexed_text for c in new]))
+            index.update_metadata([c for c in chunks if c.id in existing])  # the file it now comes from
+            for paper in batch:
+                ids = {c.id for c in chunks if c.paper_id == paper.id}
+                if not indexed.get(paper.id):
+                    report.papers_added += 1
+                elif indexed[paper.id] == ids:
+                    report.papers_unchanged += 1
+                else:
+                    report.papers_replaced += 1
             report.added += len(new)
             report.removed += len(stale)
             report.unchanged += len(chunks) - len(new)
             bar.update(len(batch))
+            if on_batch:
+                on_batch(report)
     if report.added or report.removed or not index.keyword.load():
         index.rebuild_keyword_index()
     pending.unlink()
@@ -93,10 +111,22 @@ def ingest(paths: list[Path], settings: Settings, index: Index | None = None, em
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rag.ingest", description=__doc__.split("\n")[0])
-    parser.add_argument("paths", nargs="+", type=Path, help="corpus files or folders (.txt/.md pages, .jsonl, .csv)")
+    parser.add_argument("paths", nargs="*", type=Path, help="corpus files or folders (.txt/.md pages, .jsonl, .csv)")
+    parser.add_argument("--remove", metavar="SOURCE", help="remove the papers read from this source file (its name, "
+                        "as --list shows it) from the index")
+    parser.add_argument("--list", action="store_true", help="list the source files in the index, with their papers")
     add_settings_flags(parser)
     args = parser.parse_args(argv)
+    if bool(args.paths) + bool(args.remove) + args.list != 1:
+        parser.error("give corpus paths, or --remove SOURCE, or --list")
     settings = settings_from_flags(args)
+    if args.remove or args.list:
+        index = Index(settings)
+        if args.remove:
+            print(f"removed {library.remove_source(index, args.remove)} papers of {args.remove}")
+        for source, count in library.sources(library.papers(index)).items():
+            print(f"{count:6d}  {source or '(source not recorded)'}")
+        return 0
     report = ingest(args.paths, settings)
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)

@@ -18,7 +18,7 @@ from rag.grounding import Check, is_refusal, verify
 from rag.index import Index
 from rag.listing import is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
-from rag.retrieve import Retrieval, RetrievedPaper, Retriever
+from rag.retrieve import Filters, Retrieval, RetrievedPaper, Retriever
 from rag.settings import Settings
 
 MAX_QUESTION_CHARS = 2000
@@ -119,19 +119,21 @@ class Pipeline:
             self.llm = self._loading.result() if self._loading else load_llm(self.settings)
         return self.llm
 
-    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
-        return self.retriever.search(clean_question(question), k)
+    def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> Retrieval:
+        return self.retriever.search(clean_question(question), k, filters=filters)
 
     def stream(self, question: str, k: int | None = None, retrieval_only: bool = False,
-               papers: list[str] | None = None, listing: bool | None = None) -> Iterator[Sources | Token | Answer]:
-        """Answer `question` from the whole corpus, or only from `papers` (paper ids: a conversation's scope).
-        `listing` forces (True) or forbids (False) judging each candidate paper; None: the question decides."""
+               papers: list[str] | None = None, listing: bool | None = None, filters: Filters | None = None
+               ) -> Iterator[Sources | Token | Answer]:
+        """Answer `question` from the whole corpus, or only from `papers` (paper ids: a conversation's scope),
+        and only from papers that pass `filters` (sources, dates). `listing` forces (True) or forbids (False)
+        judging each candidate paper; None: the question decides."""
         start = time.perf_counter()
         question = clean_question(question)
         listing = not retrieval_only and (is_list_question(question) if listing is None else listing)
         k = k or self.settings.k
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
-                                          papers=papers)
+                                          papers=papers, filters=filters)
         papers = retrieval.papers
         answering = not (listing or retrieval_only)  # a list shows each candidate; the rest read evidence
         abstracts = self.index.abstracts([p.paper_id for p in papers]) if answering else {}
@@ -141,7 +143,8 @@ class Pipeline:
         yield Sources(retrieval, sources)
         timings = Timings(retrieve_ms=retrieval.ms)
         unsupported = "" if retrieval_only else (
-            "no paper matches the question" if not sources else
+            ("no paper passes the filters" if filters and filters.where() else "no paper matches the question")
+            if not sources else
             f"the best passage's similarity {papers[0].score:.2f} is below min_score {self.settings.min_score}"
             if papers[0].score < self.settings.min_score else "")
         if retrieval_only or unsupported:

@@ -8,7 +8,9 @@ from typing import Literal
 
 import numpy as np
 
+from rag.corpus import day_number, iso_date
 from rag.embeddings import Embedder
+from rag.errors import UserError
 from rag.index import Index
 from rag.settings import Settings
 
@@ -53,6 +55,42 @@ class Retrieval:
     query_vec: np.ndarray  # the question's embedding, reused downstream
 
 
+@dataclass(frozen=True)
+class Filters:
+    """The part of the library a user limits questions to: some source files, a date range (inclusive;
+    YYYY, YYYY-MM or YYYY-MM-DD). A paper without a date is outside every date range."""
+    sources: tuple[str, ...] = ()
+    since: str = ""
+    until: str = ""
+
+    def __post_init__(self):
+        for name in ("since", "until"):
+            value = getattr(self, name).strip()
+            object.__setattr__(self, name, value)
+            if value and iso_date(value) != value:
+                raise UserError(f"invalid date {value!r} for {name}: use YYYY-MM-DD, YYYY-MM or YYYY")
+
+    def where(self) -> list[dict]:
+        """The Chroma conditions, to be and-ed."""
+        conditions = []
+        if self.sources:
+            conditions.append({"source": {"$in": list(self.sources)}})
+        if self.since:
+            conditions.append({"day": {"$gte": day_number(self.since)}})
+        if self.until:  # through the last day of the year or month given
+            parts = self.until.split("-")
+            conditions.append({"day": {"$lte": day_number("-".join(parts + ["12", "31"][len(parts) - 1:]))}})
+        return conditions
+
+
+def where_clause(papers: list[str] | None, filters: Filters | None) -> dict | None:
+    """A Chroma `where` for passages of `papers` (paper ids, a conversation's scope) that pass `filters`."""
+    conditions = ([{"paper_id": {"$in": papers}}] if papers is not None else []) + (filters.where() if filters else [])
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
 def rrf(rankings: list[list[str]], k: int) -> dict[str, float]:
     scores: dict[str, float] = {}
     for ranking in rankings:
@@ -67,18 +105,21 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
 
-    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid", papers: list[str] | None = None
-               ) -> Retrieval:
-        """The `k` best papers for `query`; only among `papers` (paper ids) when given: a conversation's scope."""
+    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid", papers: list[str] | None = None,
+               filters: Filters | None = None) -> Retrieval:
+        """The `k` best papers for `query`; only among `papers` (paper ids) when given: a conversation's scope;
+        only papers that pass `filters`."""
         start = time.perf_counter()
         k = k or self.settings.k
         n = self.settings.candidates
         query_vec = self.embedder.embed([query])[0]
+        where = where_clause(papers, filters)
         rankings = []
-        if mode in ("hybrid", "bm25"):
-            rankings.append(self.index.keyword_search(query, n, papers))
-        if mode in ("hybrid", "dense"):
-            rankings.append(self.index.dense_search(query_vec, n, papers))
+        if papers != []:  # an empty scope matches nothing (and Chroma refuses an empty $in)
+            if mode in ("hybrid", "bm25"):
+                rankings.append(self.index.keyword_search(query, n, where))
+            if mode in ("hybrid", "dense"):
+                rankings.append(self.index.dense_search(query_vec, n, where))
         fused = rrf(rankings, self.settings.rrf_k)
         chunks = self.index.get(list(fused))
         papers: dict[str, RetrievedPaper] = {}

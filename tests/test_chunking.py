@@ -14,7 +14,8 @@ def test_chunks_carry_paper_id_exact_title_and_text_from_the_abstract():
         assert chunk.title == paper.title
         assert chunk.text in paper.abstract
         assert chunk.indexed_text.startswith(paper.title + "\n")
-        assert chunk.metadata == {"paper_id": paper.id, "title": paper.title, "position": chunk.position}
+        assert chunk.metadata == {"paper_id": paper.id, "title": paper.title, "position": chunk.position,
+                                  "source": SEED_FILE.name, "date": "2024-03-21", "day": 20240321}
         assert len(chunk.text) <= 400
     assert len({c.id for c in chunks}) == len(chunks)
 

@@ -57,7 +57,7 @@ def test_ingest_cli_reports_problems_and_counts(fake_cli, tmp_path, capsys):
     path.write_text('{"title": "T", "abstract": "A sentence."}\n{bad\n')
     assert ingest.main([str(path), *fake_cli]) == 0
     out, err = capsys.readouterr()
-    assert "1 papers: 1 chunks added, 0 removed, 0 unchanged; 1 problems" in out
+    assert "1 papers: 1 added, 0 replaced, 0 unchanged (1 passages added, 0 removed, 0 unchanged); 1 records skipped" in out
     assert f"warning: {path}:2: invalid JSON" in err
 
 

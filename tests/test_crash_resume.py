@@ -42,7 +42,7 @@ def test_killed_ingest_is_completed_by_the_next_run(tmp_path):
 
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert f"{PAPERS} papers: {len(expected) - partial} chunks added, 0 removed, {partial} unchanged" in done.stdout
+    assert f"({len(expected) - partial} passages added, 0 removed, {partial} unchanged)" in done.stdout
     index = Index(settings)
     stored = index.collection.get(include=[])["ids"]
     assert len(stored) == len(set(stored)) and set(stored) == expected

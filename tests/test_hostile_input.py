@@ -63,7 +63,7 @@ def test_messy_jsonl_keeps_the_good_records_and_reports_the_rest(fake_cli, setti
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     assert ingest.main([str(path), *fake_cli]) == 0
     out, err = capsys.readouterr()
-    assert "1 papers: 1 chunks added" in out and "5 problems" in out
+    assert "1 papers: 1 added" in out and "5 records skipped" in out
     warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
     assert [line.split(": ", 2)[1] for line in warnings] == [
         f"{path}:2", f"{path}:3", f"{path}:4", f"{path}:5", f"{path}:6"]

@@ -50,7 +50,7 @@ def test_ingest_and_ask_through_a_chroma_server(server, tmp_path, seed_titles):
     flags = ["--chroma-url", server, "--data-dir", str(tmp_path / "local")]
     ingested = run_module("rag.ingest", str(SEEDS), *flags)
     assert ingested.returncode == 0, ingested.stderr
-    assert "78 papers: 436 chunks added" in ingested.stdout
+    assert "78 papers: 78 added, 0 replaced, 0 unchanged (436 passages added" in ingested.stdout
     assert not (tmp_path / "local" / "chroma").exists()  # the vectors live on the server
     assert Index(Settings(chroma_url=server, data_dir=tmp_path / "other")).count() == 436
 

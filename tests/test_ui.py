@@ -11,6 +11,7 @@ from rag.errors import UserError
 from rag.pipeline import Answer, Sources, Token
 from ui import render
 from ui.app import LLM_QUEUE, ChatService, build_app, check_port
+from ui.library import LibraryService
 
 from conftest import FakeLLM
 
@@ -216,11 +217,11 @@ def test_api_ask_is_stateless(service):
 
 
 def test_llm_events_share_one_queue_slot_and_retrieval_never_waits(service):
-    demo = build_app(service)
+    demo = build_app(service, LibraryService(service.pipeline))
     fns = {fn.name: fn for fn in demo.fns.values()}
     for name in ("answer", "ask"):
         assert (fns[name].concurrency_id, fns[name].concurrency_limit) == (LLM_QUEUE, 1), name
-    for name in ("start", "search", "poll_status", "new_chat"):
+    for name in ("start", "search", "poll_status", "new_chat", "start_adding", "poll", "confirmed"):
         assert fns[name].concurrency_limit is None and fns[name].concurrency_id != LLM_QUEUE, name
     assert {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"} == {"ask", "chat", "search"}
     assert (fns["chat"].concurrency_id, fns["chat"].concurrency_limit) == (LLM_QUEUE, 1)

@@ -162,7 +162,7 @@ def test_a_three_turn_conversation_stays_on_the_papers_being_discussed(chat_page
 def test_when_the_checks_change_the_streamed_answer_the_chat_says_why(page):
     from playwright.sync_api import expect
 
-    ask(page, "How much extra storage does Token Recycling need for its candidate-token matrix?")
+    ask(page, "What BLEU score does OWSM-CTC get on speech translation?")  # no source names BLEU
     sources = page.locator("#sources")
     expect(sources).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
     expect(bot(page)).to_contain_text(re.compile(r"(Why|Quoted from the source|Checked): "))
@@ -269,3 +269,46 @@ def test_eight_simultaneous_users_are_all_answered_and_memory_stays_flat(app):
     grown = rss_mb(app.pid) - warm
     print(f"app memory after 8 answers {warm:.0f} MB, after 30: {warm + grown:.0f} MB")
     assert grown < 0.05 * warm
+
+
+def test_library_tab_adds_a_file_shows_topics_and_the_new_papers_are_searchable(page, app_url, tmp_path):
+    import json
+
+    from gradio_client import Client
+    from playwright.sync_api import expect
+
+    from ui.library import topic_question
+
+    corpus = tmp_path / "ocean notes.jsonl"
+    corpus.write_text("\n".join(json.dumps(r) for r in [
+        {"title": "Whale Song Transcription with Transformers", "date": "2024-05-02",
+         "abstract": "We transcribe humpback whale song with a transformer encoder trained on 900 hours of "
+                     "ocean recordings, and reach a unit error rate of 12%."},
+        {"title": "Glacier Melt Forecasting from Satellite Images", "date": "2023-11-20",
+         "abstract": "We forecast glacier melt from satellite images with a convolutional network trained on "
+                     "twenty years of observations."}]) + "\n{not json\n")
+    page.get_by_role("tab", name="Library").click()
+    expect(page.locator("#library-summary")).to_contain_text("78 papers")
+    expect(page.locator("#topics")).to_contain_text(re.compile(r"\w"))  # the topics, computed at page load
+    page.locator("#upload input[type=file]").set_input_files(str(corpus))
+    page.locator("#add").click()
+    jobs = page.locator("#jobs")
+    expect(jobs).to_contain_text("ocean-notes.jsonl: 2 papers added, 0 replaced, 0 unchanged; 1 records skipped",
+                                 timeout=60_000)
+    expect(jobs).to_contain_text("ocean-notes.jsonl:3: invalid JSON")
+    expect(page.locator("#library-summary")).to_contain_text("80 papers")
+    page.locator("#library-search input, #library-search textarea").first.fill("whale")
+    expect(page.locator("#library-table")).to_contain_text("Whale Song Transcription")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-library.png"), full_page=True)
+    client = Client(app_url, verbose=False)
+    found = client.predict("transcribing whale song", 3, ["ocean-notes.jsonl"], "", "", api_name="/search")
+    assert "Whale Song Transcription" in found and "Glacier" in found and "LLM" not in found
+    none = client.predict("transcribing whale song", 3, None, "2030", "", api_name="/search")
+    assert "Whale" not in none
+    topic = page.locator("#topics button").first  # a topic asks about itself in the chat
+    label = topic.inner_text().strip()
+    topic.click()
+    expect(page.locator('#chat [data-testid="user"]').last).to_have_text(topic_question(label))
+    expect(page.locator("#sources")).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#ask")).to_be_enabled()

@@ -7,27 +7,26 @@ place in it. The LLM loads in the background at start; questions asked meanwhile
 # No `from __future__ import annotations`: gr.api reads the API function's real type hints.
 
 import argparse
+import ipaddress
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Iterator, NamedTuple
 
-# Before gradio (and chromadb) are imported: no analytics, no model hub, nothing leaves the machine.
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+import gradio as gr  # ui/__init__.py has set gradio's environment first
 
-import gradio as gr  # noqa: E402
-
-from rag.backends import LLM  # noqa: E402
-from rag.cli import add_settings_flags, run_cli, settings_from_flags  # noqa: E402
-from rag.conversation import Conversation, Resolved  # noqa: E402
-from rag.errors import UserError  # noqa: E402
-from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question  # noqa: E402
-from ui import render  # noqa: E402
+from rag.backends import LLM
+from rag.cli import add_settings_flags, run_cli, settings_from_flags
+from rag.conversation import Conversation, Resolved
+from rag.errors import UserError
+from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
+from rag.retrieve import Filters
+from ui import render
+from ui.library import MAX_UPLOAD_MB, LibraryService, build_library_tab, topic_question
 
 log = logging.getLogger("ui")
 
@@ -120,9 +119,10 @@ class ChatService:
 
     # -- answering -----------------------------------------------------------------------------------
 
-    def retrieval_only(self, question: str, k: int, turns: list[dict] | None = None) -> tuple[str, str, list[dict]]:
+    def retrieval_only(self, question: str, k: int, turns: list[dict] | None = None, filters: Filters | None = None
+                       ) -> tuple[str, str, list[dict]]:
         """(chat message, panel, turns) for a question answered with the matching papers only (no LLM)."""
-        conversation = Conversation(self.pipeline, Conversation.turns_from_dicts(turns or []))
+        conversation = Conversation(self.pipeline, Conversation.turns_from_dicts(turns or []), filters)
         resolved = None
         for event in conversation.stream(question, k, retrieval_only=True):
             if isinstance(event, Resolved):
@@ -134,12 +134,12 @@ class ChatService:
                 message = render.papers_message(r.papers, r.ms)
         return message, panel, conversation.to_dicts()
 
-    def answer_events(self, question: str, k: int, turns: list[dict]):
+    def answer_events(self, question: str, k: int, turns: list[dict], filters: Filters | None = None):
         """Yield (chat text, panel or None, the conversation's turns once answered, else None)."""
         if not self.ready.is_set():
             yield "_The model is warming up; your question is answered as soon as it is ready…_", None, None
         self.llm()
-        conversation = Conversation(self.pipeline, Conversation.turns_from_dicts(turns))
+        conversation = Conversation(self.pipeline, Conversation.turns_from_dicts(turns), filters)
         resolved = None
         text = ""
         for event in conversation.stream(question, k):
@@ -155,28 +155,30 @@ class ChatService:
             elif isinstance(event, Answer):
                 yield render.answer_message(event), render.answer_panel(event, resolved=resolved), conversation.to_dicts()
 
-    def chat(self, question: str, turns: list[dict], k: int) -> tuple[str, str, list[dict]]:
+    def chat(self, question: str, turns: list[dict], k: int, filters: Filters | None = None
+             ) -> tuple[str, str, list[dict]]:
         """One turn of a conversation, as the `/chat` API answers it: (answer, sources Markdown, turns)."""
         answer = panel = ""
-        for text, new_panel, new_turns in self.answer_events(question, k, turns):
+        for text, new_panel, new_turns in self.answer_events(question, k, turns, filters):
             answer, panel = text, new_panel or panel
             if new_turns is not None:
                 return answer, panel, new_turns
         raise AssertionError("no answer")
 
-    def ask(self, question: str, k: int, retrieval_only: bool) -> tuple[str, str]:
+    def ask(self, question: str, k: int, retrieval_only: bool, filters: Filters | None = None) -> tuple[str, str]:
         """One stateless question, as the `/ask` API answers it: (answer text, sources Markdown)."""
         if retrieval_only:
-            message, panel, _ = self.retrieval_only(question, k)
+            message, panel, _ = self.retrieval_only(question, k, filters=filters)
             return message, panel
         self.llm()
-        answer = self.pipeline.ask(question, k=k)
+        answer = self.pipeline.ask(question, k=k, filters=filters)
         return render.answer_message(answer), render.answer_panel(answer)
 
     # -- the browser session's events ----------------------------------------------------------------
     # Chat messages are kept in a gr.State as {"role", "content": str} dicts and shown by the Chatbot.
 
-    def start(self, text: str, k, only: bool, chat: list, history: list, busy: bool) -> Started:
+    def start(self, text: str, k, only: bool, chat: list, history: list, busy: bool, sources: list | None = None,
+              since: str = "", until: str = "") -> Started:
         """Every question starts here, at once for everyone (never queued behind the LLM): check it,
         answer a retrieval-only question right away, or hand it to the LLM queue through `pending`."""
         if busy:
@@ -185,6 +187,7 @@ class ChatService:
         chat = list(chat)
         try:
             q = clean_question(text or "")
+            filters = Filters(tuple(sources or ()), since or "", until or "")
         except UserError as e:
             shown = (text or "").strip()
             if shown:
@@ -197,14 +200,14 @@ class ChatService:
         if only:
             panel = gr.skip()
             try:
-                message, panel, history = self.retrieval_only(q, k, history)
+                message, panel, history = self.retrieval_only(q, k, history, filters)
             except Exception as e:
                 log.exception("retrieval of %r failed", q)
                 message = render.error_message(f"sorry, the search failed ({type(e).__name__}: {e}); please try again")
             chat.append({"role": "assistant", "content": message})
             return Started("", chat, chat, panel, gr.skip(), history, gr.skip(), gr.skip())
         chat.append({"role": "assistant", "content": WAITING})
-        request = {"id": uuid.uuid4().hex, "question": q, "k": k}  # a new value each time: triggers `answer`
+        request = {"id": uuid.uuid4().hex, "question": q, "k": k, "filters": filters}  # new each time: triggers `answer`
         return Started("", chat, chat, gr.skip(), request, gr.skip(), True, gr.update(interactive=False))
 
     def answer(self, request: dict | None, chat: list, history: list) -> Iterator[Answered]:
@@ -215,7 +218,8 @@ class ChatService:
             return
         chat, history = list(chat), list(history)
         try:
-            for text, panel, turns in self.answer_events(request["question"], request["k"], history):
+            for text, panel, turns in self.answer_events(request["question"], request["k"], history,
+                                                         request["filters"]):
                 chat = [*chat[:-1], {"role": "assistant", "content": text}]  # a new list per update
                 if turns is not None:
                     history = turns
@@ -242,7 +246,7 @@ def clamp_k(k) -> int:
         return 5
 
 
-def build_app(service: ChatService) -> gr.Blocks:
+def build_app(service: ChatService, library: LibraryService) -> gr.Blocks:
     settings = service.pipeline.settings
     with gr.Blocks(title="papers-rag", fill_width=True) as demo:
         chat_state = gr.State([])  # the messages shown (role/content dicts with plain-text content)
@@ -253,7 +257,7 @@ def build_app(service: ChatService) -> gr.Blocks:
         gr.Markdown("## papers-rag · ask the research-paper abstracts\nEvery answer cites the papers it comes "
                     "from: [n] points at source n in the panel on the right. Runs fully offline on this CPU.")
         status = gr.Markdown(service.status(), elem_id="status")
-        with gr.Row(equal_height=False):
+        with gr.Tabs() as tabs, gr.Tab("Chat", id="chat-tab"), gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(label="Chat", elem_id="chat", height=520, feedback_options=None,
                                      buttons=["copy"], group_consecutive_messages=False,
@@ -269,18 +273,30 @@ def build_app(service: ChatService) -> gr.Blocks:
                                   elem_id="k")
                     retrieval_only = gr.Checkbox(False, label="Retrieval only: list the matching papers at once, "
                                                  "without the LLM", elem_id="retrieval-only")
+                    source_filter = gr.Dropdown([], multiselect=True, label="Only papers from these sources (none: "
+                                                "all)", elem_id="source-filter")
+                    with gr.Row():
+                        since = gr.Textbox(label="Dated from (YYYY-MM-DD)", elem_id="since", max_lines=1)
+                        until = gr.Textbox(label="Dated until (YYYY-MM-DD)", elem_id="until", max_lines=1)
             with gr.Column(scale=2):
                 panel = gr.Markdown(render.EMPTY_PANEL, elem_id="sources", container=True)
+        with tabs, gr.Tab("Library", id="library-tab"):
+            library_tab = build_library_tab(library, source_filter)
 
         def poll_status():
             return service.status(), gr.Timer(active=not service.ready.is_set())
 
-        start_io = dict(fn=service.start, inputs=[question, k, retrieval_only, chat_state, turns, busy],
+        start_io = dict(fn=service.start, inputs=[question, k, retrieval_only, chat_state, turns, busy,
+                                                  source_filter, since, until],
                         outputs=[question, chatbot, chat_state, panel, pending, turns, busy, send],
                         concurrency_limit=None, show_progress="hidden", api_visibility="private")
         question.submit(**start_io)
         send.click(**start_io)
         examples.load_input_event.then(**start_io)
+        # A topic of the Library tab asks "which papers are about <topic>?" in the chat.
+        library_tab.topics.click(lambda sample: (topic_question(sample[0]), gr.Tabs(selected="chat-tab")),
+                                 inputs=[library_tab.topics], outputs=[question, tabs], concurrency_limit=None,
+                                 show_progress="hidden", api_visibility="private").then(**start_io)
         # The LLM queue: one generation at a time, shared with the /ask API; gradio shows each waiting user
         # their place in it on the chat.
         pending.change(service.answer, inputs=[pending, chat_state, turns],
@@ -296,43 +312,52 @@ def build_app(service: ChatService) -> gr.Blocks:
                    api_visibility="private")
         demo.load(poll_status, outputs=[status, timer], concurrency_limit=None, show_progress="hidden",
                   api_visibility="private")
+        demo.load(library_tab.refresh, outputs=library_tab.outputs, concurrency_limit=None, show_progress="hidden",
+                  api_visibility="private")
 
-        def ask(question: str, k: int = 5, retrieval_only: bool = False) -> tuple[str, str]:
+        def ask(question: str, k: int = 5, retrieval_only: bool = False, sources: list[str] | None = None,
+                since: str = "", until: str = "") -> tuple[str, str]:
             """Answer one question (no conversation): returns (answer text with [n] markers and the cited
-            titles, sources panel as Markdown). retrieval_only=True lists the matching papers without the LLM."""
-            return api_call("ask", service.ask, question, clamp_k(k), bool(retrieval_only))
+            titles, sources panel as Markdown). retrieval_only=True lists the matching papers without the LLM.
+            sources, since and until (YYYY[-MM[-DD]]) limit the papers used."""
+            return api_call("ask", lambda: service.ask(question, clamp_k(k), bool(retrieval_only),
+                                                       Filters(tuple(sources or ()), since, until)))
 
         gr.api(ask, api_name="ask", concurrency_limit=1, concurrency_id=LLM_QUEUE)
 
-        def chat(question: str, history: list | None = None, k: int = 5) -> tuple[str, str, list]:
+        def chat(question: str, history: list | None = None, k: int = 5, sources: list[str] | None = None,
+                 since: str = "", until: str = "") -> tuple[str, str, list]:
             """One turn of a conversation: returns (answer text with [n] markers and the cited titles, sources
             panel as Markdown, history). Pass the returned history with the next question; none starts anew.
             Follow-ups ("which of those use LoRA?", "how was it evaluated?") are answered among the papers
-            of the previous answer."""
+            of the previous answer. sources, since and until limit the papers used, as for /ask."""
             try:
                 Conversation.turns_from_dicts(history or [])
             except ValueError as e:
                 raise gr.Error(f"invalid history: {e}", print_exception=False) from None
-            return api_call("chat", service.chat, question, history or [], clamp_k(k))
+            return api_call("chat", lambda: service.chat(question, history or [], clamp_k(k),
+                                                         Filters(tuple(sources or ()), since, until)))
 
         gr.api(chat, api_name="chat", concurrency_limit=1, concurrency_id=LLM_QUEUE)
 
-        def search(question: str, k: int = 5) -> str:
+        def search(question: str, k: int = 5, sources: list[str] | None = None, since: str = "",
+                   until: str = "") -> str:
             """The matching papers only (no LLM, never waits for the queue), as Markdown."""
-            return api_call("search", service.retrieval_only, question, clamp_k(k))[1]
+            return api_call("search", lambda: service.retrieval_only(question, clamp_k(k), None, Filters(
+                tuple(sources or ()), since, until)))[1]
 
         gr.api(search, api_name="search", concurrency_limit=None)
     return demo
 
 
-def api_call(name: str, function, *args):
+def api_call(name: str, work):
     """An API endpoint's work: user mistakes and failures become one readable gradio error, never a traceback."""
     try:
-        return function(*args)
+        return work()
     except UserError as e:
         raise gr.Error(str(e), print_exception=False) from None
     except Exception as e:
-        log.exception("/%s %r failed", name, args[0])
+        log.exception("/%s failed", name)
         raise gr.Error(f"something went wrong ({type(e).__name__}: {e})", print_exception=False) from None
 
 
@@ -342,6 +367,37 @@ def check_port(host: str, port: int) -> None:
             s.bind((host, port))
     except OSError as e:
         raise UserError(f"cannot serve on {host}:{port} ({e.strerror or e}); choose another with --port") from None
+
+
+USERS_FILE_ENV = "RAG_UI_USERS_FILE"
+
+
+def read_users() -> list[tuple[str, str]]:
+    """Logins from the file named by RAG_UI_USERS_FILE, one `user:password` a line (never from the command
+    line, where other users of the machine would see them)."""
+    path = os.environ.get(USERS_FILE_ENV)
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as e:
+        raise UserError(f"cannot read the users file {path} ({e.strerror})") from None
+    users = [tuple(line.strip().split(":", 1)) for line in lines if line.strip() and not line.startswith("#")]
+    if not users or any(len(u) != 2 or not all(u) for u in users):
+        raise UserError(f"the users file {path} needs lines of the form user:password")
+    return users
+
+
+def is_loopback(host: str) -> bool:
+    """Whether serving on `host` keeps the app on this machine (127.0.0.1, ::1, localhost)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        return ipaddress.ip_address(socket.gethostbyname(host)).is_loopback
+    except OSError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -357,15 +413,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per gradio self-check otherwise
     settings = settings_from_flags(args)
     check_port(args.host, args.port)  # fail fast, before the models load
+    users = read_users()
+    loopback = is_loopback(args.host)
     pipeline = Pipeline(settings)
     pipeline.ensure_index()
     service = ChatService(pipeline)
     service.start_warm_up()
-    demo = build_app(service)
+    library = LibraryService(pipeline, can_change=loopback or bool(users), why_not=(
+        f"the app listens on {args.host}, beyond this machine, without a login. Put users (lines user:password) "
+        f"in a file named by {USERS_FILE_ENV} and restart"))
+    demo = build_app(service, library)
     demo.queue(default_concurrency_limit=None)
     try:
-        demo.launch(server_name=args.host, server_port=args.port, share=False, css=CSS,
-                    theme=gr.themes.Soft(), footer_links=["api"], run_history=False)
+        demo.launch(server_name=args.host, server_port=args.port, share=False, css=CSS, auth=users or None,
+                    auth_message="papers-rag: log in to ask and to change the library.",
+                    max_file_size=f"{MAX_UPLOAD_MB}mb", theme=gr.themes.Soft(), footer_links=["api"],
+                    run_history=False)
     except OSError as e:
         raise UserError(f"cannot serve on {args.host}:{args.port} ({e})") from None
     return 0

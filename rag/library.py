@@ -1,0 +1,115 @@
+"""The library: what is indexed, per paper and per source file; removing a source; the corpus's topics.
+
+Everything is read from Chroma's metadata (the source of truth), so the CLI and the browser see the same."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.errors import UserError
+from rag.index import Index
+
+PAGE = 5000  # rows read from Chroma per call
+
+
+@dataclass(frozen=True)
+class LibraryPaper:
+    paper_id: str
+    title: str
+    source: str  # file name, "" when indexed before sources were recorded
+    date: str
+    passages: int
+
+
+def papers(index: Index) -> list[LibraryPaper]:
+    """Every indexed paper, by title."""
+    found: dict[str, dict] = {}
+    counts: Counter[str] = Counter()
+    for offset in range(0, index.count(), PAGE):
+        for meta in index.collection.get(include=["metadatas"], limit=PAGE, offset=offset)["metadatas"]:
+            found.setdefault(meta["paper_id"], meta)
+            counts[meta["paper_id"]] += 1
+    return sorted((LibraryPaper(pid, m["title"], m.get("source", ""), m.get("date", ""), counts[pid])
+                   for pid, m in found.items()), key=lambda p: p.title.casefold())
+
+
+def sources(library: list[LibraryPaper]) -> dict[str, int]:
+    """Papers per source file, the largest first."""
+    return dict(Counter(p.source for p in library).most_common())
+
+
+def remove_source(index: Index, source: str) -> int:
+    """Remove every passage of the papers read from `source` (a file name); returns how many papers left.
+    The keyword index is rebuilt, so both searches forget them at once."""
+    known = sources(papers(index))
+    if source not in known:
+        names = ", ".join(sorted(s for s in known if s)) or "none"
+        raise UserError(f"no indexed papers come from {source!r} (sources: {names})")
+    ids = sorted(index.ids_where({"source": source}))
+    index.delete(ids)
+    index.rebuild_keyword_index()
+    return known[source]
+
+
+@dataclass(frozen=True)
+class Topic:
+    label: str  # its most distinctive terms
+    papers: list[str]  # titles
+
+
+@dataclass(frozen=True)
+class TopicMap:
+    topics: list[Topic]  # the largest first
+    points: list[tuple[float, float, int, str]]  # (x, y, topic number, title) per paper, for the 2-D map
+
+
+def topic_map(index: Index, max_topics: int = 8, terms: int = 3, seed: int = 0) -> TopicMap:
+    """Clusters of the papers' mean passage embeddings (k-means), each labelled by its most distinctive
+    terms (class-based TF-IDF over the cluster's titles and abstracts), placed on a 2-D PCA map."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectors: dict[str, list[np.ndarray]] = {}
+    texts: dict[str, list[str]] = {}
+    titles: dict[str, str] = {}
+    for offset in range(0, index.count(), PAGE):
+        page = index.collection.get(include=["metadatas", "documents", "embeddings"], limit=PAGE, offset=offset)
+        for meta, doc, emb in zip(page["metadatas"], page["documents"], page["embeddings"]):
+            vectors.setdefault(meta["paper_id"], []).append(np.asarray(emb))
+            texts.setdefault(meta["paper_id"], [meta["title"]]).append(doc)
+            titles[meta["paper_id"]] = meta["title"]
+    ids = sorted(vectors)
+    if len(ids) < 3:
+        return TopicMap([], [])
+    matrix = np.stack([np.mean(vectors[pid], axis=0) for pid in ids])
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    count = max(2, min(max_topics, round(np.sqrt(len(ids) / 2))))
+    labels = KMeans(n_clusters=count, n_init=10, random_state=seed).fit_predict(matrix)
+    # c-TF-IDF: a cluster's term frequencies, weighted by how rare the term is across clusters. Terms in more
+    # than a quarter of the papers ("models", "llms" here) name no topic and are left out.
+    vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2, max_df=0.25,
+                                 token_pattern=r"(?u)\b[a-zA-Z][\w-]+\b").fit([" ".join(texts[pid]) for pid in ids])
+    documents = [" ".join(" ".join(texts[pid]) for pid, label in zip(ids, labels) if label == c) for c in range(count)]
+    counts = vectorizer.transform(documents).toarray().astype(float)
+    weights = counts / counts.sum(axis=1, keepdims=True) * np.log(1 + counts.sum() / count / (counts.sum(axis=0) + 1))
+    vocabulary = vectorizer.get_feature_names_out()
+    order = sorted(range(count), key=lambda c: -(labels == c).sum())
+    topics = [Topic(", ".join(distinct_terms([vocabulary[i] for i in np.argsort(-weights[c])[:5 * terms]], terms)),
+                    sorted(titles[pid] for pid, label in zip(ids, labels) if label == c)) for c in order]
+    xy = PCA(n_components=2, random_state=seed).fit_transform(matrix)
+    rank = {c: n for n, c in enumerate(order)}
+    points = [(float(x), float(y), rank[label], titles[pid]) for (x, y), label, pid in zip(xy, labels, ids)]
+    return TopicMap(topics, points)
+
+
+def distinct_terms(ranked: list[str], count: int) -> list[str]:
+    """The first `count` terms that do not repeat a word of a term kept before ("speech", "speech model")."""
+    kept: list[str] = []
+    for term in ranked:
+        if not any(set(term.split()) & set(other.split()) for other in kept):
+            kept.append(term)
+    return kept[:count]

@@ -1,0 +1,116 @@
+"""The library: papers per source with dates, paper-level ingest reports, removing a source, filters, topics."""
+
+import json
+
+import pytest
+
+from rag import ingest as ingest_cli
+from rag import library
+from rag.corpus import day_number, iso_date
+from rag.errors import UserError
+from rag.index import Index
+from rag.ingest import ingest
+from rag.retrieve import Filters
+
+from conftest import SEED_FILE, FakeEmbedder
+
+RECORDS = [
+    {"title": "Whale Song Transcription with Transformers", "date": "2024-05-02",
+     "abstract": "We transcribe whale song with a transformer encoder trained on ocean recordings. " * 4},
+    {"title": "Glacier Melt Forecasting from Satellite Images", "date": "2023-11-20",
+     "abstract": "We forecast glacier melt from satellite images with a convolutional network. " * 4},
+]
+
+
+@pytest.fixture
+def index(settings, tmp_path) -> Index:
+    extra = tmp_path / "nature.jsonl"
+    extra.write_text("\n".join(json.dumps(r) for r in RECORDS))
+    index = Index(settings)
+    ingest([SEED_FILE, extra], settings, index, FakeEmbedder(), progress=False)
+    return index
+
+
+def test_the_library_lists_every_paper_with_its_source_date_and_passages(index):
+    papers = library.papers(index)
+    assert len(papers) == 80
+    whale = next(p for p in papers if p.title.startswith("Whale"))
+    assert (whale.source, whale.date) == ("nature.jsonl", "2024-05-02") and whale.passages >= 1
+    assert library.sources(papers) == {SEED_FILE.name: 78, "nature.jsonl": 2}
+    assert {p.date for p in papers if p.source == SEED_FILE.name} == {"2024-03-21"}  # the page's file name
+
+
+def test_ingest_reports_papers_added_unchanged_and_replaced(settings, tmp_path, index):
+    path = tmp_path / "nature.jsonl"
+    RECORDS_CHANGED = [RECORDS[0], {**RECORDS[1], "abstract": "A new abstract about glacier melt. " * 5},
+                       {"title": "A Third Paper", "abstract": "Something else entirely, told at length. " * 5}]
+    path.write_text("\n".join(json.dumps(r) for r in RECORDS_CHANGED))
+    report = ingest([path], settings, index, FakeEmbedder(), progress=False)
+    assert (report.papers_added, report.papers_replaced, report.papers_unchanged) == (1, 1, 1)
+    assert "1 added, 1 replaced, 1 unchanged" in report.summary()
+
+
+def test_removing_a_source_removes_its_papers_from_both_searches(index):
+    assert index.keyword_search("whale song", 5)
+    assert library.remove_source(index, "nature.jsonl") == 2
+    assert not index.keyword_search("whale glacier", 5)
+    assert not index.ids_where({"source": "nature.jsonl"})
+    assert {p.source for p in library.papers(index)} == {SEED_FILE.name}
+    with pytest.raises(UserError, match="no indexed papers come from 'nature.jsonl'"):
+        library.remove_source(index, "nature.jsonl")
+
+
+def test_filters_limit_dense_and_keyword_retrieval(fake_pipeline, tmp_path):
+    extra = tmp_path / "nature.jsonl"
+    extra.write_text("\n".join(json.dumps(r) for r in RECORDS))
+    ingest([extra], fake_pipeline.settings, fake_pipeline.index, fake_pipeline.embedder, progress=False)
+    only_nature = Filters(sources=("nature.jsonl",))
+    for mode in ("bm25", "dense"):
+        found = fake_pipeline.retriever.search("transformer pruning of language models", 5, mode, filters=only_nature)
+        assert found.papers and {p.title for p in found.papers} <= {r["title"] for r in RECORDS}
+    in_2024 = fake_pipeline.retrieve("transformer glacier whale", 10, Filters(since="2024-04", until="2024")).papers
+    assert [p.title for p in in_2024 if not p.title.startswith(("Whale",))] == []
+    nothing = fake_pipeline.ask("whale song", filters=Filters(since="2030"))
+    assert nothing.abstained and nothing.reason == "no paper passes the filters"
+
+
+@pytest.mark.parametrize("text, iso", [("2024-03-21", "2024-03-21"), ("daily-papers-2024-03-21.txt", "2024-03-21"),
+                                       ("2024-05", "2024-05"), ("May 2024", "2024"), ("unknown", ""), ("0042", "")])
+def test_dates_are_read_as_iso(text, iso):
+    assert iso_date(text) == iso
+
+
+def test_day_numbers_order_dates_and_a_bad_filter_date_is_a_user_error():
+    assert day_number("2024-03-21") == 20240321 and day_number("2024") == 20240101 and day_number("") == 0
+    with pytest.raises(UserError, match="invalid date 'March' for since"):
+        Filters(since="March")
+    assert Filters(until="2024-02").where() == [{"day": {"$lte": 20240231}}]
+
+
+def test_topics_group_every_paper_once_with_distinct_labels(index):
+    topics = library.topic_map(index)
+    assert 2 <= len(topics.topics) <= 8
+    titled = [t for topic in topics.topics for t in topic.papers]
+    assert sorted(titled) == sorted(p.title for p in library.papers(index))
+    assert all(topic.label for topic in topics.topics) and len({t.label for t in topics.topics}) == len(topics.topics)
+    assert {n for *_, n, _ in topics.points} == set(range(len(topics.topics)))
+    assert [len(t.papers) for t in topics.topics] == sorted((len(t.papers) for t in topics.topics), reverse=True)
+
+
+def test_distinct_terms_skip_repeated_words():
+    assert library.distinct_terms(["speech", "speech model", "tts", "model", "audio"], 3) == ["speech", "tts", "model"]
+
+
+def test_ingest_cli_lists_and_removes_a_source(fake_cli, tmp_path, capsys):
+    extra = tmp_path / "nature.jsonl"
+    extra.write_text("\n".join(json.dumps(r) for r in RECORDS))
+    assert ingest_cli.main([str(extra), *fake_cli]) == 0
+    assert ingest_cli.main(["--list", *fake_cli]) == 0
+    assert capsys.readouterr().out.endswith("     2  nature.jsonl\n")
+    assert ingest_cli.main(["--remove", "nature.jsonl", *fake_cli]) == 0
+    assert capsys.readouterr().out == "removed 2 papers of nature.jsonl\n"
+    with pytest.raises(UserError, match="no indexed papers come from 'nature.jsonl'"):
+        ingest_cli.main(["--remove", "nature.jsonl", *fake_cli])
+    with pytest.raises(SystemExit):
+        ingest_cli.main(["--list", "--remove", "x", *fake_cli])
+    assert "give corpus paths, or --remove SOURCE, or --list" in capsys.readouterr().err
