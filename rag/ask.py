@@ -22,10 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     question = clean_question(args.question)  # fail fast, before any model loads
     filters = filters_from_flags(args)
     pipeline = Pipeline(settings_from_flags(args))  # the index and the embedder: no torch, ~1 s
-    if not args.retrieval_only:
-        pipeline.start_loading_llm()  # while the question is embedded and the papers are found
-        if not pipeline.index.count():
-            pipeline.load_llm()  # a bad model setting fails before a first, long ingest
+    if not args.retrieval_only and not pipeline.index.count():
+        pipeline.load_llm()  # a bad model setting fails before a first, long ingest
+    # Otherwise the LLM loads once the papers are printed: xllamacpp holds the GIL while it loads, so loading
+    # it beside retrieval held the papers back ~1.5 s and brought the first token no sooner (make bench-cold).
     pipeline.ensure_index(progress=not args.json)
     events = pipeline.stream(question, retrieval_only=args.retrieval_only, filters=filters)
     if args.json:

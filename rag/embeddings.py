@@ -16,7 +16,9 @@ import numpy as np
 from rag.errors import UserError
 from rag.weights import cache_dir, default_embedding_model
 
-BATCH = 64
+# Texts per onnxruntime call. Small batches of similar length pad little: on 2 cores 16 embedded the seed
+# corpus's 436 passages in 3.2 s against 4.1 s for 64, and a question's ~55 evidence sentences in 0.25 s, not 0.34.
+BATCH = 16
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
