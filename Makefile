@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup browser ui ask chat test eval bench bench-cold bench-scale clean
+.PHONY: setup browser ui ask chat test test-fast eval bench bench-cold bench-scale clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ chat: setup
 
 test: setup browser
 	$(PY) -m pytest -q
+
+# The edit loop: the tests with fake models only (no LLM, no browser; ~1 min).
+test-fast: setup
+	$(PY) -m pytest -q -m "not real"
 
 # The answer-quality evaluation with the real LLM: questions, then conversations (~30 min; resumable).
 eval: setup

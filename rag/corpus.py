@@ -6,6 +6,7 @@ Malformed entries are reported as Problems (file and line) and skipped; nothing 
 from __future__ import annotations
 
 import codecs
+import datetime
 import csv
 import hashlib
 import json
@@ -61,16 +62,28 @@ def paper_id(title: str) -> str:
     return hashlib.sha1(normalize_title(title).encode()).hexdigest()[:16]
 
 
-_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+_DATE = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?(?!\d)")
+_DAY_IN_NAME = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
 
 
 def iso_date(text: str) -> str:
-    """The date at the start of `text` (a JSONL/CSV `date`, or a page's file name) as YYYY-MM-DD, YYYY-MM or
-    YYYY; "" when there is none."""
-    match = _DATE.search(text)
-    if not match or not 1900 <= int(match[1]) <= 2100:
-        return ""
-    return "-".join(part for part in match.groups() if part)
+    """A JSONL/CSV `date` ("2024-03-21", "2024-03", "May 2024", "2024-03-21T09:00") as YYYY-MM-DD, YYYY-MM or
+    YYYY: the first valid date in it; "" when there is none."""
+    for match in _DATE.finditer(text):
+        year, month, day = (int(g) if g else 1 for g in match.groups())
+        try:
+            datetime.date(year, month, day)
+        except ValueError:
+            continue
+        if 1900 <= year <= 2100:
+            return "-".join(part for part in match.groups() if part)
+    return ""
+
+
+def page_date(file_name: str) -> str:
+    """The day a page's file name carries ("daily-papers-2024-03-21.txt"); a lone year ("top-2000") is none."""
+    match = _DAY_IN_NAME.search(file_name)
+    return iso_date(match[0]) if match else ""
 
 
 def day_number(date: str) -> int:
@@ -121,7 +134,7 @@ def parse_page(text: str, source: str) -> Iterator[Paper | Problem]:
     """A scraped page: blank-line separated blocks; a short title block followed by a long abstract block.
     Blocks before the first paper are page chrome and skipped quietly. The page's date is the one in its file
     name (daily-papers-2024-03-21.txt): the page itself names the day without its year."""
-    date = iso_date(Path(source).name)
+    date = page_date(Path(source).name)
     blocks: list[tuple[int, list[str]]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():

@@ -97,9 +97,12 @@ class KeywordIndex:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.bm25 = None
-        self.ids: list[str] = []
-        self.positions: dict[str, int] = {}
+        # (bm25, passage ids, id -> row): replaced as one value, so a search never pairs a new model with old ids
+        self.state: tuple = (None, [], {})
+
+    @property
+    def ids(self) -> list[str]:
+        return self.state[1]
 
     @staticmethod
     def tokenize(texts: list[str]) -> list[list[str]]:
@@ -124,7 +127,7 @@ class KeywordIndex:
         (tmp / "ids.json").write_text(json.dumps(ids))
         shutil.rmtree(self.folder, ignore_errors=True)
         tmp.rename(self.folder)
-        self.bm25, self.ids, self.positions = bm25, ids, {cid: i for i, cid in enumerate(ids)}
+        self.state = (bm25, ids, {cid: i for i, cid in enumerate(ids)})
 
     def load(self) -> bool:
         import bm25s
@@ -134,14 +137,14 @@ class KeywordIndex:
         try:
             ids = json.loads((self.folder / "ids.json").read_text())
             bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if ids else None
-            self.bm25, self.ids, self.positions = bm25, ids, {cid: i for i, cid in enumerate(ids)}
+            self.state = (bm25, ids, {cid: i for i, cid in enumerate(ids)})
         except (OSError, ValueError, KeyError):  # damaged: it is derived data, so it is rebuilt
             return False
         return True
 
     def search(self, query: str, n: int, within: set[str] | None = None) -> list[str]:
         """The `n` best passage ids for `query`; only ids in `within` when it is given."""
-        bm25, ids, positions = self.bm25, self.ids, self.positions  # one snapshot: a rebuild may swap them
+        bm25, ids, positions = self.state  # one snapshot: a rebuild may replace it meanwhile
         if not ids:
             return []
         tokens = [t for t in self.tokenize([query])[0] if t in bm25.vocab_dict]
@@ -226,6 +229,11 @@ class Index:
     def rebuild_keyword_index(self) -> None:
         with self._keyword_lock:
             self._rebuild_keyword_index()
+
+    def keyword_index_saved(self) -> bool:
+        """Whether a keyword index is on disk (and now loaded)."""
+        with self._keyword_lock:
+            return self.keyword.load()
 
     def _rebuild_keyword_index(self) -> None:
         ids, texts = [], []

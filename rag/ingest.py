@@ -103,7 +103,7 @@ def ingest(paths: list[Path], settings: Settings, index: Index | None = None, em
             bar.update(len(batch))
             if on_batch:
                 on_batch(report)
-    if report.added or report.removed or not index.keyword.load():
+    if report.added or report.removed or not index.keyword_index_saved():
         index.rebuild_keyword_index()
     pending.unlink()
     return report

@@ -13,6 +13,7 @@ from rag.errors import UserError
 from rag.index import Index
 
 PAGE = 5000  # rows read from Chroma per call
+MIN_PAPERS_FOR_RARE_TERMS = 20
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def sources(library: list[LibraryPaper]) -> dict[str, int]:
 
 
 def remove_source(index: Index, source: str) -> int:
-    """Remove every passage of the papers read from `source` (a file name); returns how many papers left.
+    """Remove every passage of the papers read from `source` (a file name); returns how many papers it removed.
     The keyword index is rebuilt, so both searches forget them at once."""
     known = sources(papers(index))
     if source not in known:
@@ -91,11 +92,17 @@ def topic_map(index: Index, max_topics: int = 8, terms: int = 3, seed: int = 0) 
     labels = KMeans(n_clusters=count, n_init=10, random_state=seed).fit_predict(matrix)
     # c-TF-IDF: a cluster's term frequencies, weighted by how rare the term is across clusters. Terms in more
     # than a quarter of the papers ("models", "llms" here) name no topic and are left out.
-    vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2, max_df=0.25,
-                                 token_pattern=r"(?u)\b[a-zA-Z][\w-]+\b").fit([" ".join(texts[pid]) for pid in ids])
+    large = len(ids) >= MIN_PAPERS_FOR_RARE_TERMS  # a handful of papers has no "common" terms to leave out
+    vectorizer = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2 if large else 1,
+                                 max_df=0.25 if large else 1.0, token_pattern=r"(?u)\b[a-zA-Z][\w-]+\b")
+    try:
+        vectorizer.fit([" ".join(texts[pid]) for pid in ids])
+    except ValueError:  # no term left after the pruning (e.g. papers of a few stop words)
+        vectorizer.set_params(min_df=1, max_df=1.0).fit([" ".join(texts[pid]) for pid in ids])
     documents = [" ".join(" ".join(texts[pid]) for pid, label in zip(ids, labels) if label == c) for c in range(count)]
     counts = vectorizer.transform(documents).toarray().astype(float)
-    weights = counts / counts.sum(axis=1, keepdims=True) * np.log(1 + counts.sum() / count / (counts.sum(axis=0) + 1))
+    weights = (counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+               * np.log(1 + counts.sum() / count / (counts.sum(axis=0) + 1)))
     vocabulary = vectorizer.get_feature_names_out()
     order = sorted(range(count), key=lambda c: -(labels == c).sum())
     topics = [Topic(", ".join(distinct_terms([vocabulary[i] for i in np.argsort(-weights[c])[:5 * terms]], terms)),

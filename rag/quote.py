@@ -1,9 +1,10 @@
 """Quoted answers: when the model's own answer cannot be verified (or it says it does not know) while the
 evidence holds the answer, the evidence sentence that answers the question is quoted verbatim instead.
 
-The evidence sentences are ranked as rag.evidence chose them (similarity to the question plus the
-question's words they hold) and the best few are judged one by one with a yes/no question, scored by P(yes), as the list judge does; a small model decides "does this
-sentence answer that?" far more reliably than it writes a grounded answer."""
+The evidence sentences are ranked by their similarity to the question plus rag.evidence's word bonus (the
+question's words they hold, a number for a quantity question), and the best few are judged one by one with a
+yes/no question, scored by P(yes), as the list judge does: a small model decides "does this sentence answer
+that?" far more reliably than it writes a grounded answer."""
 
 from __future__ import annotations
 

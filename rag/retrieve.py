@@ -65,7 +65,7 @@ class Filters:
 
     def __post_init__(self):
         for name in ("since", "until"):
-            value = getattr(self, name).strip()
+            value = (getattr(self, name) or "").strip()  # None from an API client means no bound
             object.__setattr__(self, name, value)
             if value and iso_date(value) != value:
                 raise UserError(f"invalid date {value!r} for {name}: use YYYY-MM-DD, YYYY-MM or YYYY")
@@ -75,6 +75,8 @@ class Filters:
         conditions = []
         if self.sources:
             conditions.append({"source": {"$in": list(self.sources)}})
+        if self.since or self.until:
+            conditions.append({"day": {"$gt": 0}})  # an undated paper (day 0) is in no date range
         if self.since:
             conditions.append({"day": {"$gte": day_number(self.since)}})
         if self.until:  # through the last day of the year or month given

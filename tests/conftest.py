@@ -1,5 +1,6 @@
 """Deterministic fakes for the embedder and the LLM, so most tests run offline in seconds.
-Tests marked by the `real_pipeline` fixture use the real models and a real Chroma instead."""
+Tests that use the real models (the `real_pipeline` fixture, or a module of REAL_MODULES) are marked `real`:
+`make test-fast` leaves them out for the edit loop; `make test` runs everything."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from rag.pipeline import Pipeline
 from rag.retrieve import Passage, RetrievedPaper
 from rag.settings import PROJECT_ROOT, Settings
 
+REAL_MODULES = {"test_backends", "test_crash_resume", "test_embeddings", "test_real_llm", "test_remote_chroma",
+                "test_ui_browser", "test_weights"}
 SEEDS = PROJECT_ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
 
@@ -119,6 +122,12 @@ class ScriptedLLM(FakeLLM):
         self.max_tokens.append(max_tokens)
         self.reply = self.replies.pop(0)
         yield from super().stream(messages, max_tokens, usage)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ in REAL_MODULES or {"real_pipeline", "real_data_dir"} & set(item.fixturenames):
+            item.add_marker(pytest.mark.real)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.evidence import names_paper, select_evidence
+from rag.evidence import build_messages, names_paper, select_evidence
 from rag.retrieve import Passage, RetrievedPaper
 
 from conftest import FakeEmbedder
@@ -37,8 +37,9 @@ def test_a_quantity_question_prefers_a_sentence_with_a_number():
 def test_each_paper_shows_its_sentences_in_the_abstracts_order_and_papers_keep_their_rank():
     chosen = evidence("Chimera speculative decoding speedup code")
     assert [p.paper_id for p in chosen] == ["id1", "id2"]
-    positions = [s.position for s in chosen[0].passages]
-    assert positions == sorted(positions) and len(positions) == 3
+    prompt = build_messages("q?", chosen)[1]["content"]
+    assert prompt.index("We propose Chimera") < prompt.index("Chimera reaches") < prompt.index("The code is public")
+    assert prompt.index("[1] Chimera") < prompt.index("[2] SpQR")
 
 
 def test_a_paper_the_question_names_comes_first_with_all_its_sentences():

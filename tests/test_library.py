@@ -6,7 +6,7 @@ import pytest
 
 from rag import ingest as ingest_cli
 from rag import library
-from rag.corpus import day_number, iso_date
+from rag.corpus import day_number, iso_date, page_date
 from rag.errors import UserError
 from rag.index import Index
 from rag.ingest import ingest
@@ -69,22 +69,40 @@ def test_filters_limit_dense_and_keyword_retrieval(fake_pipeline, tmp_path):
         found = fake_pipeline.retriever.search("transformer pruning of language models", 5, mode, filters=only_nature)
         assert found.papers and {p.title for p in found.papers} <= {r["title"] for r in RECORDS}
     in_2024 = fake_pipeline.retrieve("transformer glacier whale", 10, Filters(since="2024-04", until="2024")).papers
-    assert [p.title for p in in_2024 if not p.title.startswith(("Whale",))] == []
+    assert [p.title for p in in_2024] == [RECORDS[0]["title"]]
     nothing = fake_pipeline.ask("whale song", filters=Filters(since="2030"))
     assert nothing.abstained and nothing.reason == "no paper passes the filters"
 
 
-@pytest.mark.parametrize("text, iso", [("2024-03-21", "2024-03-21"), ("daily-papers-2024-03-21.txt", "2024-03-21"),
-                                       ("2024-05", "2024-05"), ("May 2024", "2024"), ("unknown", ""), ("0042", "")])
+def test_a_date_range_leaves_out_undated_papers(fake_pipeline, tmp_path):
+    extra = tmp_path / "undated.jsonl"
+    extra.write_text(json.dumps({**RECORDS[0], "date": ""}))
+    ingest([extra], fake_pipeline.settings, fake_pipeline.index, fake_pipeline.embedder, progress=False)
+    assert fake_pipeline.retrieve("whale song", 3, Filters(sources=("undated.jsonl",))).papers
+    assert fake_pipeline.retrieve("whale song", 3, Filters(sources=("undated.jsonl",), until="2030")).papers == []
+
+
+@pytest.mark.parametrize("text, iso", [("2024-03-21", "2024-03-21"), ("2024-03-21T09:00:00Z", "2024-03-21"),
+                                       ("2024-05", "2024-05"), ("May 2024", "2024"), ("unknown", ""), ("0042", ""),
+                                       ("2024-13-45", ""), ("2024-02-30", "")])
 def test_dates_are_read_as_iso(text, iso):
     assert iso_date(text) == iso
+
+
+@pytest.mark.parametrize("name, date", [("daily-papers-2024-03-21.txt", "2024-03-21"), ("top-2000-papers.txt", ""),
+                                        ("papers.md", "")])
+def test_a_page_is_dated_by_the_day_in_its_file_name(name, date):
+    assert page_date(name) == date
 
 
 def test_day_numbers_order_dates_and_a_bad_filter_date_is_a_user_error():
     assert day_number("2024-03-21") == 20240321 and day_number("2024") == 20240101 and day_number("") == 0
     with pytest.raises(UserError, match="invalid date 'March' for since"):
         Filters(since="March")
-    assert Filters(until="2024-02").where() == [{"day": {"$lte": 20240231}}]
+    with pytest.raises(UserError, match="invalid date '2024-13-01' for until"):
+        Filters(until="2024-13-01")
+    assert Filters(until="2024-02").where() == [{"day": {"$gt": 0}}, {"day": {"$lte": 20240231}}]
+    assert Filters(since=None, until=None).where() == []  # an API client's nulls
 
 
 def test_topics_group_every_paper_once_with_distinct_labels(index):
@@ -95,6 +113,17 @@ def test_topics_group_every_paper_once_with_distinct_labels(index):
     assert all(topic.label for topic in topics.topics) and len({t.label for t in topics.topics}) == len(topics.topics)
     assert {n for *_, n, _ in topics.points} == set(range(len(topics.topics)))
     assert [len(t.papers) for t in topics.topics] == sorted((len(t.papers) for t in topics.topics), reverse=True)
+
+
+@pytest.mark.parametrize("count", [3, 5, 7])
+def test_a_small_library_still_gets_topics(settings, tmp_path, count):
+    path = tmp_path / "few.jsonl"
+    path.write_text("\n".join(json.dumps({"title": f"Paper {i}", "abstract": f"Study {i} of whales and glaciers. " * 5})
+                              for i in range(count)))
+    index = Index(settings)
+    ingest([path], settings, index, FakeEmbedder(), progress=False)
+    topics = library.topic_map(index)
+    assert sum(len(t.papers) for t in topics.topics) == count and all(t.label for t in topics.topics)
 
 
 def test_distinct_terms_skip_repeated_words():

@@ -118,8 +118,17 @@ def test_the_table_searches_and_sorts(library, tmp_path):
     assert library.summary().startswith("**80 papers** from 2 source files")
 
 
-def test_removing_a_source_needs_no_ingest_running_and_updates_the_topics(library, tmp_path):
+def test_removing_a_source_waits_for_no_ingest_and_updates_the_topics(library, fake_pipeline, tmp_path,
+                                                                        monkeypatch):
+    release = threading.Event()
+    embed = fake_pipeline.embedder.embed
+    monkeypatch.setattr(fake_pipeline.embedder, "embed", lambda texts: release.wait(30) and embed(texts))
     library.add([upload(tmp_path, "nature.jsonl", jsonl(RECORDS))])
+    with pytest.raises(UserError, match="wait until the files being added are done"):
+        library.remove("nature.jsonl")
+    with pytest.raises(UserError, match="nature.jsonl is already being added"):
+        library.add([upload(tmp_path, "nature.jsonl", jsonl(RECORDS))])
+    release.set()
     library.wait()
     before = sum(len(t.papers) for t in library.topics().topics)
     assert library.remove("nature.jsonl") == "Removed the 2 papers of nature.jsonl."

@@ -382,7 +382,7 @@ def read_users() -> list[tuple[str, str]]:
         lines = Path(path).read_text().splitlines()
     except OSError as e:
         raise UserError(f"cannot read the users file {path} ({e.strerror})") from None
-    users = [tuple(line.strip().split(":", 1)) for line in lines if line.strip() and not line.startswith("#")]
+    users = [tuple(line.strip().split(":", 1)) for line in lines if line.strip() and not line.strip().startswith("#")]
     if not users or any(len(u) != 2 or not all(u) for u in users):
         raise UserError(f"the users file {path} needs lines of the form user:password")
     return users

@@ -11,8 +11,7 @@ import logging
 import re
 import shutil
 import threading
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -50,7 +49,6 @@ class Job:
     done: int = 0
     report: IngestReport | None = None
     error: str = ""
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 class LibraryService:
@@ -62,6 +60,7 @@ class LibraryService:
         self.jobs: list[Job] = []
         self.lock = threading.Lock()
         self.worker: threading.Thread | None = None
+        self.removing = False  # a source is being removed: no ingest starts meanwhile
         self.version = 0  # bumped whenever the library changes: the topic map is recomputed then
         self._topics: tuple[int, library.TopicMap] | None = None
 
@@ -79,16 +78,25 @@ class LibraryService:
                 raise UserError(f"{upload.name}: unsupported file type (use {', '.join(sorted(SUFFIXES))})")
             if upload.stat().st_size > MAX_UPLOAD_MB << 20:
                 raise UserError(f"{upload.name} is larger than the {MAX_UPLOAD_MB} MB limit per file")
+            if any(name == other for _, other in queued) or any(
+                    j.name == name and j.state in ("waiting", "ingesting") for j in self.jobs):
+                raise UserError(f"{name} is already being added; add it again once it is done")
             queued.append((upload, name))
-        self.uploads.mkdir(parents=True, exist_ok=True)
         with self.lock:
-            for upload, name in queued:
-                stored = self.uploads / name
-                shutil.copyfile(upload, stored)
-                self.jobs.append(Job(name, stored))
-            if self.worker is None:
-                self.worker = threading.Thread(target=self._work, name="library-ingest", daemon=True)
-                self.worker.start()
+            if self.removing:
+                raise UserError("a source file is being removed; add the files again in a moment")
+            try:
+                self.uploads.mkdir(parents=True, exist_ok=True)
+                for upload, name in queued:
+                    stored = self.uploads / name
+                    shutil.copyfile(upload, stored)
+                    self.jobs.append(Job(name, stored))
+            except OSError as e:
+                raise UserError(f"cannot store {upload.name} on the server ({e.strerror})") from None
+            finally:  # the files stored before a failure are still ingested
+                if self.worker is None and self.busy():
+                    self.worker = threading.Thread(target=self._work, name="library-ingest", daemon=True)
+                    self.worker.start()
         return f"Adding {len(queued)} file{'s' * (len(queued) != 1)} in the background; the chat keeps working."
 
     def busy(self) -> bool:
@@ -113,26 +121,33 @@ class LibraryService:
     def _ingest(self, job: Job) -> None:
         settings, pipeline = self.pipeline.settings, self.pipeline
         try:
-            job.total = sum(1 for _ in CorpusReader([job.path]))  # a bad file stops here: nothing written
+            job.total = sum(1 for _ in CorpusReader([job.path]))  # its papers, for the progress bar
             job.state = "ingesting"
-            job.report = ingest([job.path], settings, pipeline.index, pipeline.embedder, progress=False,
-                                on_batch=lambda report: setattr(job, "done", report.papers))
-            job.state = "done"
-        except UserError as e:
+            report = ingest([job.path], settings, pipeline.index, pipeline.embedder, progress=False,
+                            on_batch=lambda so_far: setattr(job, "done", so_far.papers))
+            self.version += 1  # before the job shows as done: a poll then sees the new library
+            job.report, job.state = report, "done"
+        except UserError as e:  # a bad file: nothing of it was written
+            self.version += 1
             job.state, job.error = "failed", str(e).replace(str(job.path), job.name)
-        except Exception as e:  # the details go to the server log
+        except Exception as e:  # the details (and the server's paths) go to the server log only
             log.exception("ingesting %s failed", job.path)
-            job.state, job.error = "failed", f"{job.name}: ingest failed ({type(e).__name__}: {e})"
-        self.version += 1
+            self.version += 1
+            job.state, job.error = "failed", f"{job.name}: the ingest failed ({type(e).__name__})"
 
     # -- removing ----------------------------------------------------------------------------------
 
     def remove(self, source: str) -> str:
         self.check_allowed()
-        if self.busy():
-            raise UserError("wait until the files being added are done, then remove")
-        removed = library.remove_source(self.pipeline.index, source)
-        self.version += 1
+        with self.lock:
+            if self.busy() or self.removing:
+                raise UserError("wait until the files being added are done, then remove")
+            self.removing = True
+        try:
+            removed = library.remove_source(self.pipeline.index, source)
+        finally:
+            self.version += 1
+            self.removing = False
         return f"Removed the {removed} papers of {source}."
 
     def check_allowed(self) -> None:
