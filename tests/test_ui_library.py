@@ -2,6 +2,7 @@
 and who may change the library (the browser itself: test_ui_browser.py)."""
 
 import json
+import re
 import threading
 
 import pytest
@@ -157,3 +158,22 @@ def test_users_come_from_a_file_and_loopback_is_told_apart(tmp_path, monkeypatch
         read_users()
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0")
+
+
+def test_corpus_text_is_shown_as_data_never_markup(library, fake_pipeline, tmp_path):
+    """A title or abstract carrying HTML, a script or a javascript: link is ingested, listed and answered
+    with, and every place that shows it shows it literally."""
+    hostile = {"title": "Pwned <img src=x onerror=alert(1)> [click](javascript:alert(2))",
+               "abstract": "We study pwned <script>alert(3)</script> whales. ![t](http://evil.example/t.png) " * 4}
+    library.add([upload(tmp_path, "hostile.jsonl", json.dumps(hostile))])
+    library.wait()
+    chat = ChatService(fake_pipeline)
+    chat.start_warm_up().join()
+    for question in ("which papers study pwned whales?", "we study pwned script whales"):
+        text, panel = chat.ask(question, 3, False)
+        for shown in (text, panel):  # escaped as an entity or by a backslash: rendered as the characters
+            assert not re.search(r"(?<!\\)<(img|script)|(?<!\\)\]\((javascript|http)", shown), shown
+        assert "pwned" in text.casefold()  # the hostile paper is in the answer, shown literally
+    table = library.table("pwned")
+    assert list(table["Title"]) == [hostile["title"]]  # the Dataframe shows strings as text, unrendered
+    assert "<img" not in library.jobs_html() and "<img" not in library.summary()

@@ -151,7 +151,7 @@ class ChatService:
                 yield f"_Found {len(r.papers)} papers; reading them…_", panel, None
             elif isinstance(event, Token):
                 text += event.text
-                yield text, None, None
+                yield render.escape_lines(text), None, None
             elif isinstance(event, Answer):
                 yield render.answer_message(event), render.answer_panel(event, resolved=resolved), conversation.to_dicts()
 

@@ -6,6 +6,7 @@ passages are escaped: they are shown exactly as they are in the index, never as 
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Sequence
 
@@ -24,6 +25,13 @@ def escape(text: str) -> str:
     """Plain text that Markdown renders literally (one line: newlines become spaces)."""
     text = _SPECIAL.sub(r"\\\1", " ".join(text.split()))
     return re.sub(r"^(\d+)([.)])|^([-=+#])", lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+
+
+def escape_lines(text: str) -> str:
+    """An answer (the model's text, or a list of titles and quoted sentences) shown as data, never markup: no
+    HTML element, no link or image, whatever the corpus holds. Lines, bullets and [n] markers stay as they are,
+    so API clients get the same readable text."""
+    return html.escape(text, quote=False).replace("](", "]\\(").replace("![", "!\\[")
 
 
 def source_numbers(sources: Sequence[RetrievedPaper]) -> dict[str, int]:
@@ -129,7 +137,7 @@ def citations_footer(citations: Sequence[Citation]) -> str:
 def answer_message(answer: Answer) -> str:
     """The final answer in the chat: it replaces the streamed text, so when the checks changed it the
     message says why."""
-    parts = [answer.text]
+    parts = [escape_lines(answer.text)]
     if answer.reason:
         label = "Quoted from the source" if answer.quoted else "Checked" if not answer.abstained else "Why"
         parts.append(f"<sub>{label}: {escape(answer.reason)}.</sub>")
