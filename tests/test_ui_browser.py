@@ -312,3 +312,14 @@ def test_library_tab_adds_a_file_shows_topics_and_the_new_papers_are_searchable(
     expect(page.locator('#chat [data-testid="user"]').last).to_have_text(topic_question(label))
     expect(page.locator("#sources")).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
     expect(page.locator("#ask")).to_be_enabled()
+    ask(page, "How many hours of ocean recordings trained the whale song transcriber?")  # only the upload says
+    expect(bot(page)).to_contain_text("Whale Song Transcription with Transformers", timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#ask")).to_be_enabled(timeout=ANSWER_TIMEOUT)
+    page.get_by_role("tab", name="Library").click()  # remove it again, after a confirmation
+    page.locator("#remove-source input").click()
+    page.get_by_role("option", name="ocean-notes.jsonl").click()
+    page.locator("#remove").click()
+    page.locator("#confirm-remove").click()
+    expect(page.locator("#library-summary")).to_contain_text("78 papers")
+    gone = client.predict("transcribing whale song", 3, None, "", "", api_name="/search")
+    assert "Whale" not in gone
