@@ -206,11 +206,14 @@ class LibraryService:
 
 
 def topic_frames(topics: library.TopicMap) -> tuple[pd.DataFrame, pd.DataFrame, list[list[str]]]:
-    """The map's points, the papers per topic, and the topic labels as clickable samples."""
+    """The map's points, the papers per topic, and the topic labels as clickable samples. The plots name
+    topics by number ("1" is the largest), with the label on hover: the browser's plots keep the categories
+    they first drew, so names that change with the library would leave points and bars out."""
     labels = [t.label for t in topics.topics]
-    points = pd.DataFrame([(x, y, labels[n], title) for x, y, n, title in topics.points],
-                          columns=["x", "y", "topic", "title"])
-    sizes = pd.DataFrame([(t.label, len(t.papers)) for t in topics.topics], columns=["topic", "papers"])
+    points = pd.DataFrame([(x, y, str(n + 1), labels[n], title) for x, y, n, title in topics.points],
+                          columns=["x", "y", "topic", "label", "title"])
+    sizes = pd.DataFrame([(str(n + 1), t.label, len(t.papers)) for n, t in enumerate(topics.topics)],
+                         columns=["topic", "label", "papers"])
     return points, sizes, [[label] for label in labels]
 
 
@@ -253,15 +256,16 @@ def build_library_tab(service: LibraryService, source_filter: gr.Dropdown) -> Li
         confirm = gr.Button("Confirm", variant="stop", visible=False, elem_id="confirm-remove", scale=1)
         cancel = gr.Button("Cancel", visible=False, scale=1)
     gr.Markdown("### The corpus at a glance\nTopics are clusters of the papers' embeddings, named by their most "
-                "distinctive words; no LLM is involved. Click a topic to ask about it in the chat.")
+                "distinctive words; no LLM is involved. They are listed largest first (topic 1 in the plots). Click "
+                "a topic to ask about it in the chat.")
     topic_list = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[], label="Topics",
                             elem_id="topics", samples_per_page=20)
     with gr.Row():
-        topic_map = gr.ScatterPlot(x="x", y="y", color="topic", tooltip=["title", "topic"], x_title=" ",
+        topic_map = gr.ScatterPlot(x="x", y="y", color="topic", tooltip=["title", "label"], x_title=" ",
                                    y_title=" ", label="Papers by topic (2-D projection; hover for the title)",
                                    height=480, scale=3)
-        topic_sizes = gr.BarPlot(x="topic", y="papers", label="Papers per topic", height=480, scale=2,
-                                 x_label_angle=-30, sort="-y")
+        topic_sizes = gr.BarPlot(x="topic", y="papers", tooltip=["label", "papers"], label="Papers per topic "
+                                 "(hover for its words)", height=480, scale=2)
 
     def refresh(search_text: str = "", sort_by: str = "Title"):
         points, sizes, samples = topic_frames(service.topics())
