@@ -156,23 +156,27 @@ class LibraryService:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def table(self, search: str = "", sort: str = "Title") -> pd.DataFrame:
+    def papers(self) -> list[library.LibraryPaper]:
+        """One read of the index's metadata, for the views below to share."""
+        return library.papers(self.pipeline.index)
+
+    def table(self, search: str = "", sort: str = "Title", papers: list | None = None) -> pd.DataFrame:
         """The papers whose title contains `search`, sorted by one of SORTS."""
         column, ascending = SORTS.get(sort, SORTS["Title"])
-        rows = [p for p in library.papers(self.pipeline.index) if search.strip().casefold() in p.title.casefold()]
+        rows = [p for p in papers or self.papers() if search.strip().casefold() in p.title.casefold()]
         value = (lambda p: getattr(p, column).casefold()) if column != "passages" else (lambda p: p.passages)
         rows.sort(key=value, reverse=not ascending)  # stable: ties stay by title
         return pd.DataFrame([(p.title, p.date, p.source, p.passages) for p in rows],
                             columns=["Title", "Date", "Source", "Passages"])
 
-    def summary(self) -> str:
-        counts = library.sources(library.papers(self.pipeline.index))
+    def summary(self, papers: list | None = None) -> str:
+        counts = library.sources(papers or self.papers())
         lines = [f"**{sum(counts.values())} papers** from {len(counts)} source file{'s' * (len(counts) != 1)}:"]
         lines += [f"- {html.escape(name or '(source not recorded)')}: {count}" for name, count in counts.items()]
         return "\n".join(lines)
 
-    def source_names(self) -> list[str]:
-        return [name for name in library.sources(library.papers(self.pipeline.index)) if name]
+    def source_names(self, papers: list | None = None) -> list[str]:
+        return [name for name in library.sources(papers or self.papers()) if name]
 
     def topics(self) -> library.TopicMap:
         """The topic map, recomputed only when the library changed."""
@@ -269,8 +273,9 @@ def build_library_tab(service: LibraryService, source_filter: gr.Dropdown) -> Li
 
     def refresh(search_text: str = "", sort_by: str = "Title"):
         points, sizes, samples = topic_frames(service.topics())
-        names = service.source_names()
-        return (service.summary(), service.table(search_text, sort_by), gr.update(choices=names, value=None),
+        papers = service.papers()  # the three views below read the index's metadata once
+        names = service.source_names(papers)
+        return (service.summary(papers), service.table(search_text, sort_by, papers), gr.update(choices=names, value=None),
                 gr.update(choices=names), points, gr.BarPlot(sizes, y_lim=[0, max(sizes["papers"], default=0) + 1]),
                 gr.Dataset(samples=samples), service.jobs_html())
 
@@ -300,7 +305,7 @@ def build_library_tab(service: LibraryService, source_filter: gr.Dropdown) -> Li
         if not name:
             gr.Warning("Choose a source file to remove first.")
             return gr.skip(), gr.skip(), gr.skip()
-        count = library.sources(library.papers(service.pipeline.index)).get(name, 0)
+        count = library.sources(service.papers()).get(name, 0)
         return (gr.update(visible=False), gr.update(value=f"Remove {count} papers of {name}", visible=True),
                 gr.update(visible=True))
 
