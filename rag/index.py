@@ -20,6 +20,7 @@ from rag.errors import UserError, first_line
 from rag.settings import Settings
 
 _PAGE = 5000  # rows read from Chroma per call
+_WHERE_CACHE = 64  # filters whose passage ids are kept between questions
 
 
 @dataclass(frozen=True)
@@ -182,13 +183,22 @@ class Index:
         self.keyword = KeywordIndex(settings.data_dir / "bm25" / keyword_folder_name(settings))
         self._keyword_ready = False
         self._keyword_lock = threading.Lock()  # an ingest in the background and a question may both rebuild it
+        # Passage ids per filter: a filtered search then costs what an unfiltered one does (Chroma's metadata
+        # query took more time than the search). Keyed by the count too, for writes by another process.
+        self._ids_by_where: dict[tuple[str, int], set[str]] = {}
 
     def count(self) -> int:
         return self.collection.count()
 
     def ids_where(self, where: dict) -> set[str]:
         """The passage ids that match a Chroma `where`."""
-        return set(self.collection.get(where=where, include=[])["ids"])
+        key = (json.dumps(where, sort_keys=True), self.count())
+        cache = self._ids_by_where  # a write in another thread replaces it: ids read before it are not kept
+        if key not in cache:
+            if len(cache) >= _WHERE_CACHE:
+                cache.clear()
+            cache[key] = set(self.collection.get(where=where, include=[])["ids"])
+        return cache[key]
 
     def ids_by_paper(self, paper_ids: list[str]) -> dict[str, set[str]]:
         """The passage ids of each of `paper_ids` that is indexed."""
@@ -206,6 +216,7 @@ class Index:
         for start in range(0, len(chunks), step):
             part = chunks[start:start + step]
             self.collection.update(ids=[c.id for c in part], metadatas=[c.metadata for c in part])
+        self._ids_by_where = {}
 
     def add(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
         self.invalidate_keyword_index()
@@ -222,6 +233,7 @@ class Index:
 
     def invalidate_keyword_index(self) -> None:
         """Before Chroma changes: an interrupted ingest leaves no stale keyword index on disk."""
+        self._ids_by_where = {}
         with self._keyword_lock:
             shutil.rmtree(self.keyword.folder, ignore_errors=True)
             self._keyword_ready = False
@@ -275,10 +287,11 @@ class Index:
 
     def dense_search(self, query_embedding: np.ndarray, n: int, where: dict | None = None) -> list[str]:
         """Passage ids by cosine similarity; only passages that match the Chroma `where` when given."""
-        n = min(n, self.count())
+        within = None if where is None else sorted(self.ids_where(where))
+        n = min(n, self.count() if within is None else len(within))
         if n == 0:
             return []
-        found = self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, where=where, include=[])
+        found = self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, ids=within, include=[])
         return found["ids"][0]
 
     def get(self, ids: list[str]) -> dict[str, StoredChunk]:

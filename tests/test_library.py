@@ -74,6 +74,22 @@ def test_filters_limit_dense_and_keyword_retrieval(fake_pipeline, tmp_path):
     assert nothing.abstained and nothing.reason == "no paper passes the filters"
 
 
+def test_a_filter_asked_before_an_ingest_sees_what_the_ingest_changed(index, settings, tmp_path):
+    """The passage ids of a filter are kept between questions; writes must not leave them stale, even those
+    that keep the count (a paper read again from another file moves there)."""
+    moved = {"source": "more.jsonl"}
+    vector = FakeEmbedder().embed([RECORDS[0]["abstract"]])[0]
+    assert index.dense_search(vector, 5, moved) == [] and index.keyword_search("whale song", 5, moved) == []
+    count = index.count()
+    (tmp_path / "more.jsonl").write_text(json.dumps(RECORDS[0]))
+    ingest([tmp_path / "more.jsonl"], settings, index, FakeEmbedder(), progress=False)
+    assert index.count() == count
+    assert index.get(index.dense_search(vector, 1, moved)).popitem()[1].title == RECORDS[0]["title"]
+    assert index.keyword_search("whale song", 5, moved) == sorted(index.ids_where(moved))
+    library.remove_source(index, "more.jsonl")
+    assert index.dense_search(vector, 5, moved) == [] and index.keyword_search("whale song", 5, moved) == []
+
+
 def test_a_date_range_leaves_out_undated_papers(fake_pipeline, tmp_path):
     extra = tmp_path / "undated.jsonl"
     extra.write_text(json.dumps({**RECORDS[0], "date": ""}))
