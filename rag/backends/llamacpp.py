@@ -6,7 +6,7 @@ import queue
 import threading
 from typing import Iterator
 
-from rag.backends import Usage, yes_share
+from rag.backends.base import Usage, chunk_text, reply_yes_share, stream_request, yes_no_request
 from rag.errors import UserError
 from rag.weights import default_llm_model
 from rag.settings import Settings
@@ -37,8 +37,7 @@ class LlamaCppLLM:
         self.lock = threading.Lock()  # one generation at a time on the one model
 
     def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:
-        request = {"messages": messages, "stream": True, "max_tokens": max_tokens,
-                   "temperature": self.temperature, "stream_options": {"include_usage": True}}
+        request = stream_request(messages, max_tokens, self.temperature)
         pieces: queue.Queue = queue.Queue()
         cancelled = threading.Event()
 
@@ -62,21 +61,13 @@ class LlamaCppLLM:
                     raise chunk
                 if "error" in chunk:
                     raise RuntimeError(f"llama.cpp: {chunk['error']}")
-                if chunk.get("usage"):
-                    usage.prompt_tokens = chunk["usage"].get("prompt_tokens", 0)
-                    usage.completion_tokens = chunk["usage"].get("completion_tokens", 0)
-                    usage.cached_tokens = chunk["usage"].get("prompt_tokens_details", {}).get("cached_tokens", 0)
-                for choice in chunk.get("choices", []):
-                    if text := choice.get("delta", {}).get("content"):
-                        yield text
+                yield from chunk_text(chunk, usage)
         finally:
             cancelled.set()
 
     def yes_probability(self, messages: list[dict]) -> float:
-        request = {"messages": messages, "max_tokens": 1, "temperature": 0, "logprobs": True, "top_logprobs": 10}
         with self.lock:
-            reply = self.server.handle_chat_completions(request)
+            reply = self.server.handle_chat_completions(yes_no_request(messages))
         if "error" in reply:
             raise RuntimeError(f"llama.cpp: {reply['error']}")
-        top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-        return yes_share([(t["token"], t["logprob"]) for t in top])
+        return reply_yes_share(reply)

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import httpx
 
-from rag.backends import Usage, yes_share
+from rag.backends.base import Usage, chunk_text, reply_yes_share, stream_request, yes_no_request
 from rag.errors import UserError
 from rag.settings import Settings
 
@@ -34,8 +34,7 @@ class OpenAILLM:
         self.model = settings.openai_model or self._served_model()
 
     def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:
-        request = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
-                   "temperature": self.temperature, "stream": True, "stream_options": {"include_usage": True}}
+        request = {"model": self.model, **stream_request(messages, max_tokens, self.temperature)}
         with self._errors(self.url), self.client.stream("POST", self.url, json=request) as response:
             self._check(response, self.url)
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
@@ -53,26 +52,17 @@ class OpenAILLM:
                     raise UserError(f"the LLM server at {self.url} sent a malformed event: {data[:80]!r}") from None
                 if "error" in chunk:
                     raise UserError(f"the LLM server at {self.url} failed: {_message(chunk)}")
-                if chunk.get("usage"):
-                    usage.prompt_tokens = chunk["usage"].get("prompt_tokens") or 0
-                    usage.completion_tokens = chunk["usage"].get("completion_tokens") or 0
-                    usage.cached_tokens = (chunk["usage"].get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-                for choice in chunk.get("choices") or []:
-                    if text := (choice.get("delta") or {}).get("content"):
-                        yield text
+                yield from chunk_text(chunk, usage)
 
     def yes_probability(self, messages: list[dict]) -> float:
-        request = {"model": self.model, "messages": messages, "max_tokens": 1, "temperature": 0,
-                   "logprobs": True, "top_logprobs": 10}
         with self._errors(self.url):
-            response = self.client.post(self.url, json=request)
+            response = self.client.post(self.url, json={"model": self.model, **yes_no_request(messages)})
         self._check(response, self.url)
         try:
-            top = response.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            return reply_yes_share(response.json())
         except (ValueError, KeyError, IndexError, TypeError):
             raise UserError(f"the LLM server at {self.url} sent no top_logprobs; it must support "
                             "\"logprobs\" and \"top_logprobs\" in chat completions") from None
-        return yes_share([(t["token"], t["logprob"]) for t in top])
 
     def _served_model(self) -> str:
         """No model name given: the server's first (for llama-server or vLLM, its only) model."""

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from rag.backends import Usage, yes_share
+from rag.backends.base import Usage, yes_share
 from rag.errors import UserError, first_line
 from rag.weights import cache_dir, default_llm_model
 from rag.settings import Settings
