@@ -4,6 +4,7 @@ folder), driven by Debian's Chromium through Playwright, and its API through gra
 The app starts once for the module; the LLM answers one question at a time (~5-10 s each on 2 cores).
 """
 
+import contextlib
 import re
 import shutil
 import subprocess
@@ -33,16 +34,17 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is
 class App(NamedTuple):
     url: str
     pid: int
+    data_dir: Path
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ui")
+@contextlib.contextmanager
+def serving(data_dir: Path, *args: str):
+    """`python -m ui.app` on a free port, until the block ends; its log must hold no traceback."""
     port = free_port()
-    log_path = tmp / "app.log"
+    log_path = data_dir.parent / f"app-{port}.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--port", str(port), "--data-dir", str(tmp / "data")],
-                                cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "ui.app", "--port", str(port), "--data-dir", str(data_dir),
+                                 *args], cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300  # indexing the seeds with the real embedder comes first
     try:
@@ -57,11 +59,17 @@ def app(tmp_path_factory):
                         break
             except OSError:
                 time.sleep(0.5)
-        yield App(url, proc.pid)
+        yield App(url, proc.pid, data_dir)
     finally:
         stop_process(proc, timeout=30)
         log = log_path.read_text()
         assert "Traceback" not in log, log[-3000:]  # every error was handled and shown as a message
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with serving(tmp_path_factory.mktemp("ui") / "data") as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
@@ -323,3 +331,21 @@ def test_library_tab_adds_a_file_shows_topics_and_the_new_papers_are_searchable(
     expect(page.locator("#library-summary")).to_contain_text("78 papers")
     gone = client.predict("transcribing whale song", 3, None, "", "", api_name="/search")
     assert "Whale" not in gone
+
+
+def test_beyond_loopback_without_a_login_the_library_cannot_be_changed(app, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(app.data_dir, data_dir)  # the index the first app built: no second ingest
+    with serving(data_dir, "--host", "0.0.0.0") as open_to_all:
+        page = open_app(browser, open_to_all.url)
+        page.get_by_role("tab", name="Library").click()
+        expect(page.locator("#library-locked")).to_contain_text("listens on 0.0.0.0, beyond this machine, without "
+                                                                "a login")
+        # reading stays open (the page's first refresh computes the topics too: slow on a busy machine)
+        expect(page.locator("#library-summary")).to_contain_text("78 papers", timeout=30_000)
+        expect(page.locator("#add")).to_be_disabled()
+        expect(page.locator("#remove")).to_be_disabled()
+        expect(page.locator("#upload input[type=file]")).to_have_count(0)
+        close(page)
