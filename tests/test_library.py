@@ -12,7 +12,8 @@ from rag.index import Index
 from rag.ingest import ingest
 from rag.retrieve import Filters
 
-from conftest import SEED_FILE, FakeEmbedder
+from conftest import SEED_FILE
+from fakes import FakeEmbedder
 
 RECORDS = [
     {"title": "Whale Song Transcription with Transformers", "date": "2024-05-02",
@@ -88,6 +89,20 @@ def test_a_filter_asked_before_an_ingest_sees_what_the_ingest_changed(index, set
     assert index.keyword_search("whale song", 5, moved) == sorted(index.ids_where(moved))
     library.remove_source(index, "more.jsonl")
     assert index.dense_search(vector, 5, moved) == [] and index.keyword_search("whale song", 5, moved) == []
+
+
+def test_a_kept_subset_and_chromas_own_filter_rank_alike(index, monkeypatch):
+    """Filtered dense search ranks a kept subset's vectors itself; a subset too large to keep goes to Chroma."""
+    from rag import index as index_module
+
+    vector = FakeEmbedder().embed(["pruning large language models"])[0]
+    seeds_only = {"source": SEED_FILE.name}
+    kept = index.dense_search(vector, 8, seeds_only)
+    monkeypatch.setattr(index_module, "_SUBSET_VECTORS", 0)
+    index.invalidate_keyword_index()  # drops the kept subsets
+    assert index.subset(seeds_only).vectors is None
+    assert index.dense_search(vector, 8, seeds_only) == kept and len(kept) == 8
+    assert set(kept) <= index.ids_where(seeds_only)
 
 
 def test_a_date_range_leaves_out_undated_papers(fake_pipeline, tmp_path):
