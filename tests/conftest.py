@@ -1,26 +1,24 @@
-"""Deterministic fakes for the embedder and the LLM, so most tests run offline in seconds.
+"""Fixtures and helpers; the deterministic fake embedder and LLM (`fakes.py`) let most tests run offline in seconds.
 Tests that use the real models (the `real_pipeline` fixture, or a module of REAL_MODULES) are marked `real`:
 `make test-fast` leaves them out for the edit loop; `make test` runs everything."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from rag.backends import Usage
 from rag.corpus import load
 from rag.index import Index
 from rag.pipeline import Pipeline
 from rag.retrieve import Passage, RetrievedPaper
 from rag.settings import PROJECT_ROOT, Settings
+
+from fakes import FakeEmbedder, FakeLLM
 
 REAL_MODULES = {"test_backends", "test_crash_resume", "test_embeddings", "test_real_llm", "test_remote_chroma",
                 "test_ui_browser", "test_weights"}
@@ -67,61 +65,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]  # closed again: free unless another process takes it meanwhile
-
-
-class FakeEmbedder:
-    """Hashed bag of words: similar wording gives similar vectors, with no model at all."""
-
-    name = "fake"
-    dim = 256
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1, norms)
-
-
-class FakeLLM:
-    """Replies with a fixed text, or by default quotes the first sentence of excerpt 1 and cites it;
-    judges a paper a match when it shares a word with the request. Records the prompts it saw."""
-
-    def __init__(self, reply: str | None = None):
-        self.reply = reply
-        self.calls: list[list[dict]] = []
-
-    def stream(self, messages, max_tokens, usage: Usage):
-        self.calls.append(messages)
-        usage.prompt_tokens = sum(len(m["content"]) // 4 for m in messages)
-        reply = self.reply
-        if reply is None:
-            first = messages[-1]["content"].split("[1] ", 1)[1].split("\n")[1]
-            reply = first.split(". ")[0].rstrip(".") + " [1]."
-        for word in re.findall(r"\S+\s*", reply):
-            usage.completion_tokens += 1
-            yield word
-
-    def yes_probability(self, messages) -> float:
-        self.calls.append(messages)
-        request, paper = messages[-1]["content"].split("\n\nPaper: ", 1)
-        words = lambda text: set(re.findall(r"[a-z]{5,}", text.lower()))  # noqa: E731
-        return 1.0 if words(request) & words(paper.split("\n\nDoes")[0]) else 0.0
-
-
-class ScriptedLLM(FakeLLM):
-    """Replies with the next scripted text on each call and records max_tokens."""
-
-    def __init__(self, *replies: str):
-        super().__init__()
-        self.replies = list(replies)
-        self.max_tokens: list[int] = []
-
-    def stream(self, messages, max_tokens, usage):
-        self.max_tokens.append(max_tokens)
-        self.reply = self.replies.pop(0)
-        yield from super().stream(messages, max_tokens, usage)
 
 
 def pytest_collection_modifyitems(items):

@@ -8,7 +8,7 @@ import pytest
 from rag import chat
 from rag.conversation import Conversation, Turn, build_rewrite_messages, clean_rewrite, compact
 
-from conftest import ScriptedLLM
+from fakes import ScriptedLLM
 
 A = ("a", "Speech Paper: Listening While Speaking")
 B = ("b", "Quantization Paper: Four Bits Are Enough")

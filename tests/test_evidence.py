@@ -3,7 +3,7 @@ import pytest
 from rag.evidence import build_messages, names_paper, select_evidence
 from rag.retrieve import Passage, RetrievedPaper
 
-from conftest import FakeEmbedder
+from fakes import FakeEmbedder
 
 ABSTRACTS = {
     "id1": "Chimera: A Lossless Decoding Method\nWe propose Chimera, a speculative decoding framework. "

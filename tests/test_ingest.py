@@ -7,7 +7,8 @@ from rag.index import Index
 from rag.ingest import ingest, pending_file, unfinished_ingest
 from rag.pipeline import Pipeline
 
-from conftest import SEED_FILE, FakeEmbedder
+from conftest import SEED_FILE
+from fakes import FakeEmbedder
 
 
 def test_second_ingest_adds_nothing(settings):

@@ -13,7 +13,7 @@ from ui import render
 from ui.app import LLM_QUEUE, ChatService, build_app, check_port
 from ui.library import LibraryService
 
-from conftest import FakeLLM
+from fakes import FakeLLM
 
 
 @pytest.fixture
