@@ -32,7 +32,8 @@ SENTENCES_PER_ABSTRACT = (3, 4)  # ~600 characters: about two passages per paper
 
 
 def synthetic_corpus(path: Path, papers: int, seed: int = 0) -> None:
-    """`papers` JSONL records made of seed sentences; unique titles; the same file for the same arguments."""
+    """`papers` JSONL records made of seed sentences; unique titles; dates spread over 2024; the same file for
+    the same arguments."""
     seeds = load([PROJECT_ROOT / "seeds"]).papers
     sentences = [s for p in seeds for s in SENTENCE.split(p.abstract) if len(s.split()) >= 6]
     title_words = [w for p in seeds for w in p.title.replace(":", "").split()]
@@ -42,7 +43,8 @@ def synthetic_corpus(path: Path, papers: int, seed: int = 0) -> None:
         for n in range(papers):
             title = " ".join(rng.sample(title_words, 7)) + f" ({n})"
             abstract = " ".join(rng.sample(sentences, rng.randint(*SENTENCES_PER_ABSTRACT)))
-            f.write(json.dumps({"title": title, "abstract": abstract}) + "\n")
+            date = f"2024-{1 + n % 12:02d}-{1 + n % 28:02d}"
+            f.write(json.dumps({"title": title, "abstract": abstract, "date": date}) + "\n")
 
 
 def rss_mb(pid: int | str = "self") -> float:

@@ -16,6 +16,7 @@ SCALE_SECTION = "## Scale"  # written by eval.bench_scale
 EXPERIMENTS_SECTION = "## Experiments"  # written by hand: what was tried and measured, kept or dropped
 CONVERSATIONS_SECTION = "## Conversations"  # written by eval.conversations
 COLD_SECTION = "## Cold start"  # written by eval.bench_cold
+LIBRARY_SECTION = "## Library"  # written by eval.bench_library
 ANSWER_COLUMNS = ["n", "keyword_accuracy", "list_precision", "list_recall", "list_f1", "abstention",
                   "false_abstention", "citation_precision", "hallucinated_citations"]
 
@@ -146,7 +147,8 @@ def write_report(out: Path, summary: dict, records: list[dict], command: str, se
     chart(summary, out / "results.png")
     path = out / "RESULTS.md"
     old = path.read_text() if path.is_file() else ""
-    headings = (CONVERSATIONS_SECTION, BENCH_SECTION, COLD_SECTION, SCALE_SECTION, EXPERIMENTS_SECTION)
+    headings = (CONVERSATIONS_SECTION, BENCH_SECTION, COLD_SECTION, LIBRARY_SECTION, SCALE_SECTION,
+                EXPERIMENTS_SECTION)
     kept = "".join("\n" + section(old, heading) for heading in headings
                    if section(old, heading))
     path.write_text(markdown(summary, command, settings) + "\n![quality and latency](results.png)\n" + kept)
