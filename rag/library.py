@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from rag.errors import UserError
 from rag.index import Index
+from rag.settings import Settings
 
 PAGE = 5000  # rows read from Chroma per call
 MIN_PAPERS_FOR_RARE_TERMS = 20
@@ -42,6 +44,11 @@ def sources(library: list[LibraryPaper]) -> dict[str, int]:
     return dict(Counter(p.source for p in library).most_common())
 
 
+def emptied_marker(settings: Settings) -> Path:
+    """Exists once a user removed the last source: the next start must not ingest the configured corpus again."""
+    return settings.data_dir / "library-emptied"
+
+
 def remove_source(index: Index, source: str) -> int:
     """Remove every passage of the papers read from `source` (a file name); returns how many papers it removed.
     The keyword index is rebuilt, so both searches forget them at once."""
@@ -52,6 +59,8 @@ def remove_source(index: Index, source: str) -> int:
     ids = sorted(index.ids_where({"source": source}))
     index.delete(ids)
     index.rebuild_keyword_index()
+    if not index.count():
+        emptied_marker(index.settings).touch()
     return known[source]
 
 

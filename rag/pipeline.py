@@ -92,11 +92,14 @@ class Pipeline:
         self.retriever = Retriever(self.index, self.embedder, self.settings)
 
     def ensure_index(self, progress: bool = True) -> None:
-        """Finish an interrupted ingest, or ingest the configured corpus when the index is empty (first use)."""
+        """Finish an interrupted ingest, or ingest the configured corpus when the index is empty (first use; not
+        when a user removed every source)."""
         from rag.ingest import ingest, pending_file, unfinished_ingest
+        from rag.library import emptied_marker
 
         unfinished = unfinished_ingest(self.settings)
-        paths = unfinished or ([] if self.index.count() else self.settings.corpus)
+        first_use = not self.index.count() and not emptied_marker(self.settings).exists()
+        paths = unfinished or (self.settings.corpus if first_use else [])
         try:
             if paths:
                 ingest(paths, self.settings, self.index, self.embedder, progress=progress)

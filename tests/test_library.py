@@ -10,10 +10,11 @@ from rag.corpus import day_number, iso_date, page_date
 from rag.errors import UserError
 from rag.index import Index
 from rag.ingest import ingest
+from rag.pipeline import Pipeline
 from rag.retrieve import Filters
 
 from conftest import SEED_FILE
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, FakeLLM
 
 RECORDS = [
     {"title": "Whale Song Transcription with Transformers", "date": "2024-05-02",
@@ -59,6 +60,15 @@ def test_removing_a_source_removes_its_papers_from_both_searches(index):
     assert {p.source for p in library.papers(index)} == {SEED_FILE.name}
     with pytest.raises(UserError, match="no indexed papers come from 'nature.jsonl'"):
         library.remove_source(index, "nature.jsonl")
+
+
+def test_a_library_emptied_by_its_user_stays_empty_after_a_restart(index, settings):
+    library.remove_source(index, "nature.jsonl")
+    assert not library.emptied_marker(settings).exists()  # not empty yet
+    library.remove_source(index, SEED_FILE.name)
+    restarted = Pipeline(settings, llm=FakeLLM(), embedder=FakeEmbedder())
+    restarted.ensure_index(progress=False)  # would ingest the configured corpus (the seeds) on first use
+    assert restarted.index.count() == 0 and library.papers(restarted.index) == []
 
 
 def test_filters_limit_dense_and_keyword_retrieval(fake_pipeline, tmp_path):
