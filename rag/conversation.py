@@ -48,6 +48,9 @@ _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|wo
 _DESCRIPTION = re.compile(r"\bthe\s+one\s+\w"
                           r"|\bthe\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|previous)\b)"
                           r"[\w-]+(?:\s+[\w-]+){0,2}\s+one\b", re.IGNORECASE)
+_CLAUSE_MARKS = (":", ";", ",", "?", "!", "—", "–", " - ")
+_POINTER_WORDS = re.compile(r"\b(?:and|the|one|ones|for|about)\b", re.IGNORECASE)
+
 # The subject of the previous answer: "it", "its", "this paper", "that model", "they", "the authors".
 # A bare "the model" refers back, "the model that reads charts" does not; "did that take?" does too.
 _SUBJECT = re.compile(r"\b(?:this|that)\b(?=\s+(?:take|took|need|needed|cost|require|required|use|used|work|"
@@ -86,6 +89,18 @@ class Resolved:
     @property
     def scope_ids(self) -> list[str] | None:
         return [pid for pid, _ in self.scope] if self.scope else None
+
+
+def description(question: str, match: re.Match) -> str:
+    """What describes the paper in `question`, given its `_DESCRIPTION` match: "the speech one" -> "speech"; "and
+    the one aimed at noisy conditions, how large is its gain?" -> "aimed at noisy conditions". What is asked about
+    the paper matched other papers ("FLOPs reduction" pulled in a paper on training budgets), and so did "one"
+    ("One QuantLLM for ALL")."""
+    words = match.group(0)
+    if re.match(r"the\s+one\b", words, re.IGNORECASE):  # the description follows, up to the clause's end
+        ends = [i for mark in _CLAUSE_MARKS if (i := question.find(mark, match.end())) >= 0]
+        words = question[match.start():min(ends, default=len(question))]
+    return " ".join(_POINTER_WORDS.sub(" ", words).split()) or question
 
 
 def short_name(title: str) -> str:
@@ -133,17 +148,20 @@ class Conversation:
     def resolve(self, question: str, rewrite: bool = True) -> Resolved:
         """What to answer for `question`, and among which papers. `rewrite=False`: never call the LLM."""
         previous = next((t.papers for t in reversed(self.turns) if t.papers), [])
+        # "the second one", "the one about speech": a paper of the last list the user saw, even after a turn
+        # about one of them ("and the other one?")
+        listed = next((t.papers for t in reversed(self.turns) if len(t.papers) > 1), previous)
         if not self.turns:
             return Resolved(question, question, "standalone")
         if previous and _NARROW.search(question):
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed", previous, listing=True)
-        if previous and (match := _POSITION.search(question)):
+        if listed and (match := _POSITION.search(question)):
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
-            if -len(previous) <= number <= len(previous) and number:
-                paper = previous[number - 1] if number > 0 else previous[-1]
+            if -len(listed) <= number <= len(listed) and number:
+                paper = listed[number - 1] if number > 0 else listed[-1]
                 return self._about(question, paper, "position")
-        if previous and _DESCRIPTION.search(question):
-            return self._about(question, self._described(question, previous), "description")
+        if listed and (match := _DESCRIPTION.search(question)):
+            return self._about(question, self._described(description(question, match), listed), "description")
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
         if previous and _SUBJECT.search(question):
@@ -154,12 +172,12 @@ class Conversation:
             return Resolved(question, self.rewrite(question), "rewritten")
         return Resolved(question, question, "standalone")
 
-    def _described(self, question: str, previous: list[tuple[str, str]]) -> tuple[str, str]:
-        """The paper "the speech one" means: the best match among the previous answer's papers, unless a paper
-        the answer did not show matches the description clearly better."""
+    def _described(self, description: str, listed: list[tuple[str, str]]) -> tuple[str, str]:
+        """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
+        did not show matches the description clearly better."""
         retrieve = self.pipeline.retriever.search
-        among = retrieve(question, 1, papers=[pid for pid, _ in previous]).papers
-        anywhere = retrieve(question, 1, filters=self.filters).papers
+        among = retrieve(description, 1, papers=[pid for pid, _ in listed]).papers
+        anywhere = retrieve(description, 1, filters=self.filters).papers
         best = anywhere[0] if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN) \
             else among[0]
         return best.paper_id, best.title

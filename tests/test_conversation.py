@@ -6,7 +6,8 @@ import json
 import pytest
 
 from rag import chat
-from rag.conversation import Conversation, Turn, build_rewrite_messages, clean_rewrite, compact
+from rag.conversation import (_DESCRIPTION, Conversation, Turn, build_rewrite_messages, clean_rewrite, compact,
+                              description)
 
 from fakes import ScriptedLLM
 
@@ -48,6 +49,26 @@ def test_a_described_paper_is_picked_among_the_previous_ones(fake_pipeline):
     wanted = papers[1]
     resolved = conversation.resolve(f"what does the {wanted.title.split()[0]} one do?")
     assert resolved.how == "description" and resolved.scope == [(wanted.paper_id, wanted.title)]
+
+
+def test_references_after_a_turn_about_one_paper_point_into_the_last_list(fake_pipeline):
+    papers = fake_pipeline.retrieve("pruning speech recognition quantization").papers[:3]
+    listed = [(p.paper_id, p.title) for p in papers]
+    conversation = conversation_after(fake_pipeline, listed)
+    conversation.turns.append(Turn("the first one?", "the first one?", "position", listed[:1], "answer [1]."))
+    assert conversation.resolve("and the third one?").scope == [listed[2]]
+    wanted = papers[1]
+    resolved = conversation.resolve(f"and the {wanted.title.split()[0]} one, how fast is it?")
+    assert resolved.how == "description" and resolved.scope == [listed[1]]
+    assert conversation.resolve("how was it evaluated?").scope == listed[:1]  # "it": the paper just discussed
+
+
+def test_a_description_is_matched_by_its_own_words_not_by_what_is_asked_about_the_paper():
+    for question, clause in [("the training-free one: how big a FLOPs reduction does it get?", "training-free"),
+                             ("And the one aimed at noisy conditions, how large is its WER gain?",
+                              "aimed at noisy conditions"),
+                             ("what does the speech one do?", "speech")]:
+        assert description(question, _DESCRIPTION.search(question)) == clause
 
 
 def test_a_description_that_fits_a_paper_the_answer_did_not_show_picks_that_paper(fake_pipeline):
