@@ -103,12 +103,15 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
 
 def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question: str) -> str | None:
     """The first number or name of `sentence` that none of its cited papers contains, as a reason. A number
-    counts only where a sentence of the paper also shares a word with it: "ROUGE-L of up to 4" is not
-    supported by "4 languages". A short capitalized abbreviation the sentence repeats from the question may stand
-    for a word of the paper ("language ID": identification); a metric the paper never names may not (BLEU)."""
+    counts only where a sentence of the paper also shares a word with it (a bare "30" with the question): "ROUGE-L
+    of up to 4" is not supported by "4 languages". A short capitalized abbreviation the sentence repeats from the
+    question may stand for a word of the paper ("language ID": identification); a metric the paper never names
+    may not (BLEU)."""
     support = "\n".join(abstracts[n - 1] for n in cites)
     where = "".join(f"[{n}]" for n in cites)
     context = content_terms(sentence)
+    if not context - set().union(*map(content_terms, numbers(sentence))):  # a bare value ("30") answers the question
+        context = content_terms(question)
     for number in numbers(sentence):
         around = [s for s in sentences(support) if occurs(number, s)]
         if not around:

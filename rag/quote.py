@@ -17,6 +17,7 @@ from rag import prompts
 from rag.backends import LLM
 from rag.evidence import word_bonus
 from rag.retrieve import RetrievedPaper
+from rag.text import QUANTITY, states_quantity
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,11 @@ class Quote:
 
 
 def closest_sentences(question: str, sources: list[RetrievedPaper], count: int) -> list[tuple[int, str]]:
-    """The `count` evidence sentences likeliest to answer the question, as (source number, sentence)."""
-    pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages]
+    """The `count` evidence sentences likeliest to answer the question, as (source number, sentence). A question
+    that asks for a quantity is answered only by a sentence that states a number."""
+    quantity = QUANTITY.search(question) is not None
+    pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages
+             if not quantity or states_quantity(passage.text)]
     if not pairs:
         return []
     scores = np.array([p.similarity for _, p in pairs]) + word_bonus(question, [p.text for _, p in pairs])

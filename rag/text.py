@@ -62,6 +62,16 @@ def content_terms(text: str) -> set[str]:
     return set(_stemmer().stemWords(words))
 
 
+# A number in digits or words ("four key aspects", "a seven-fold reduction", "twice as fast"). "One" is left out:
+# it is mostly a pronoun ("one of the").
+_QUANTITY_WORD = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|"
+                            r"dozens?|hundreds?|thousands?|millions?|billions?|twice|half|double|triple)\b", re.IGNORECASE)
+
+
+def states_quantity(text: str) -> bool:
+    return bool(numbers(text)) or _QUANTITY_WORD.search(text) is not None
+
+
 def numbers(text: str) -> list[str]:
     return list(dict.fromkeys(NUMBER.findall(MARKER.sub(" ", text))))
 

@@ -120,6 +120,14 @@ def test_a_number_must_be_in_a_sentence_about_the_same_thing():
     assert verified.checks[0].dropped == "number 4 is in [1], but not about this"
 
 
+def test_a_bare_number_is_about_what_the_question_asks():
+    helm = source("Holistic Evaluation of Language Models",
+                  "We benchmark 30 prominent language models. Results span 16 core scenarios.")
+    assert check("[1] 30", "How many language models were benchmarked in HELM?", [helm]).text == "30 [1]"
+    verified = check("16", "How many languages does it cover?", [helm])
+    assert verified.checks[0].dropped == "number 16 is in [1], but not about this"
+
+
 def test_list_lines_are_sentences_of_their_own():
     verified = check("They differ:\n- FineQuant uses 4 bits [1].\n- It reaches 3.65 times higher throughput [1].",
                      "how do they differ?", [source("FineQuant", "FineQuant uses 4 bits and reaches 3.65 times "
