@@ -45,7 +45,7 @@ def upload(settings: Settings, embedder: Embedder) -> dict:
     while job.state == "waiting":
         time.sleep(0.01)
     bar_shown = time.perf_counter() - start
-    while job.done == 0 and job.state != "failed":
+    while job.done == 0 and job.state not in ("done", "failed"):
         time.sleep(0.01)
     first_step = time.perf_counter() - start
     service.wait()

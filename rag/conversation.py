@@ -48,7 +48,7 @@ _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|wo
 _DESCRIPTION = re.compile(r"\bthe\s+one\s+\w"
                           r"|\bthe\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|previous)\b)"
                           r"[\w-]+(?:\s+[\w-]+){0,2}\s+one\b", re.IGNORECASE)
-_CLAUSE_MARKS = (":", ";", ",", "?", "!", "—", "–", " - ")
+_CLAUSE_MARKS = (":", ";", ",", "?", "!", ". ", "—", "–", " - ")
 _POINTER_WORDS = re.compile(r"\b(?:and|the|one|ones|for|about)\b", re.IGNORECASE)
 
 # The subject of the previous answer: "it", "its", "this paper", "that model", "they", "the authors".
@@ -172,15 +172,15 @@ class Conversation:
             return Resolved(question, self.rewrite(question), "rewritten")
         return Resolved(question, question, "standalone")
 
-    def _described(self, description: str, listed: list[tuple[str, str]]) -> tuple[str, str]:
+    def _described(self, words: str, listed: list[tuple[str, str]]) -> tuple[str, str]:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
-        did not show matches the description clearly better."""
+        did not show matches the description `words` clearly better."""
         retrieve = self.pipeline.retriever.search
-        among = retrieve(description, 1, papers=[pid for pid, _ in listed]).papers
-        anywhere = retrieve(description, 1, filters=self.filters).papers
-        best = anywhere[0] if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN) \
-            else among[0]
-        return best.paper_id, best.title
+        among = retrieve(words, 1, papers=[pid for pid, _ in listed]).papers
+        anywhere = retrieve(words, 1, filters=self.filters).papers
+        if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN):
+            return anywhere[0].paper_id, anywhere[0].title
+        return (among[0].paper_id, among[0].title) if among else listed[0]  # none left (e.g. removed meanwhile)
 
     def _about(self, question: str, paper: tuple[str, str], how: How) -> Resolved:
         return Resolved(question, f"{question.rstrip()} (about {short_name(paper[1])})", how, [paper])

@@ -102,6 +102,9 @@ class _ServerCollection:
         return call
 
 
+_BLAS_LOCK = threading.Lock()
+
+
 @functools.cache
 def _blas():
     from threadpoolctl import ThreadpoolController
@@ -202,26 +205,41 @@ class Index:
         # Subsets by filter, dropped at every write. Like the keyword index, they do not see another process's
         # writes until a restart.
         self._subsets: dict[str, Subset] = {}
+        self._subsets_lock = threading.Lock()
+        self._writes = 0  # counted before and after each write: a subset read across one is not kept
 
     def count(self) -> int:
         return self.collection.count()
 
     def subset(self, where: dict) -> Subset:
-        """The passages that match a Chroma `where`."""
+        """The passages that match a Chroma `where` (their vectors too, while all kept subsets fit the budget)."""
         key = json.dumps(where, sort_keys=True)
-        subsets = self._subsets  # a write in another thread replaces it: a subset read before it is not kept
-        if key not in subsets:
+        with self._subsets_lock:
+            if (kept := self._subsets.get(key)) is not None:
+                return kept
+            writes = self._writes
+        ids = self.collection.get(where=where, include=[])["ids"]
+        vectors = None
+        if ids and len(ids) <= _SUBSET_VECTORS:
             found = self.collection.get(where=where, include=["embeddings"])
-            vectors = np.asarray(found["embeddings"], dtype=np.float32) if found["ids"] else None
-            if vectors is not None and sum(len(s.ids) for s in subsets.values()) + len(vectors) > _SUBSET_VECTORS:
-                subsets.clear()
-                vectors = vectors if len(vectors) <= _SUBSET_VECTORS else None
-            subsets[key] = Subset(found["ids"], vectors)
-        return subsets[key]
+            ids, vectors = found["ids"], np.asarray(found["embeddings"], dtype=np.float32)
+        subset = Subset(ids, vectors)
+        with self._subsets_lock:
+            if writes == self._writes:
+                held = sum(len(s.ids) for s in self._subsets.values() if s.vectors is not None)
+                if vectors is not None and held + len(vectors) > _SUBSET_VECTORS:
+                    self._subsets = {}
+                self._subsets[key] = subset
+        return subset
+
+    def _written(self) -> None:
+        with self._subsets_lock:
+            self._writes += 1
+            self._subsets = {}
 
     def ids_where(self, where: dict) -> set[str]:
-        """The passage ids that match a Chroma `where`."""
-        return set(self.subset(where).ids)
+        """The passage ids that match a Chroma `where`, as Chroma holds them now."""
+        return set(self.collection.get(where=where, include=[])["ids"])
 
     def ids_by_paper(self, paper_ids: list[str]) -> dict[str, set[str]]:
         """The passage ids of each of `paper_ids` that is indexed."""
@@ -239,7 +257,7 @@ class Index:
         for start in range(0, len(chunks), step):
             part = chunks[start:start + step]
             self.collection.update(ids=[c.id for c in part], metadatas=[c.metadata for c in part])
-        self._subsets = {}
+        self._written()
 
     def add(self, chunks: list[Chunk], embeddings: np.ndarray) -> None:
         self.invalidate_keyword_index()
@@ -248,15 +266,17 @@ class Index:
             part = chunks[start:start + step]
             self.collection.upsert(ids=[c.id for c in part], embeddings=embeddings[start:start + step],
                                    documents=[c.text for c in part], metadatas=[c.metadata for c in part])
+        self._written()
 
     def delete(self, ids: list[str]) -> None:
         if ids:
             self.invalidate_keyword_index()
             self.collection.delete(ids=ids)
+            self._written()
 
     def invalidate_keyword_index(self) -> None:
         """Before Chroma changes: an interrupted ingest leaves no stale keyword index on disk."""
-        self._subsets = {}
+        self._written()
         with self._keyword_lock:
             shutil.rmtree(self.keyword.folder, ignore_errors=True)
             self._keyword_ready = False
@@ -310,18 +330,20 @@ class Index:
 
     def dense_search(self, query_embedding: np.ndarray, n: int, where: dict | None = None) -> list[str]:
         """Passage ids by cosine similarity; only passages that match the Chroma `where` when given."""
-        if where is None:  # Chroma returns fewer than n (or none) when the collection holds fewer
-            return self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, include=[])["ids"][0]
-        subset = self.subset(where)
-        if not subset.ids:
-            return []
-        if subset.vectors is None:  # too many to keep: Chroma filters
-            return self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, where=where,
-                                         include=[])["ids"][0]
-        with _blas().limit(limits=1, user_api="blas"):  # OpenBLAS's idle threads spin: the next embedding and
-            scores = subset.vectors @ query_embedding.astype(np.float32)  # Chroma call ran 2x slower
-        best = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-        return [subset.ids[i] for i in best[np.argsort(-scores[best])]]
+        if where is not None:
+            subset = self.subset(where)
+            if not subset.ids:
+                return []
+            if subset.vectors is not None:
+                # One BLAS thread: OpenBLAS's idle threads spin, and the next embedding and Chroma call ran 2x
+                # slower. The limit is process-wide, hence the lock: overlapping limits would restore it wrongly.
+                with _BLAS_LOCK, _blas().limit(limits=1, user_api="blas"):
+                    scores = subset.vectors @ query_embedding.astype(np.float32)
+                best = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+                return [subset.ids[i] for i in best[np.argsort(-scores[best])]]
+        # No filter, or a subset too large to keep: Chroma searches (and returns fewer than n if it holds fewer).
+        return self.collection.query(query_embeddings=query_embedding[None, :], n_results=n, where=where,
+                                     include=[])["ids"][0]
 
     def get(self, ids: list[str]) -> dict[str, StoredChunk]:
         if not ids:

@@ -105,6 +105,8 @@ def ingest(paths: list[Path], settings: Settings, index: Index | None = None, em
                 on_batch(report)
     if report.added or report.removed or not index.keyword_index_saved():
         index.rebuild_keyword_index()
+    if report.added:
+        library.emptied_marker(settings).unlink(missing_ok=True)
     pending.unlink()
     return report
 

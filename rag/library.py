@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import UserError
-from rag.index import Index
+from rag.index import Index, keyword_folder_name
 from rag.settings import Settings
 
 PAGE = 5000  # rows read from Chroma per call
@@ -45,8 +45,9 @@ def sources(library: list[LibraryPaper]) -> dict[str, int]:
 
 
 def emptied_marker(settings: Settings) -> Path:
-    """Exists once a user removed the last source: the next start must not ingest the configured corpus again."""
-    return settings.data_dir / "library-emptied"
+    """Exists once a user removed the last source of this collection (until papers are added again): the next
+    start must not ingest the configured corpus again."""
+    return settings.data_dir / f"library-emptied-{keyword_folder_name(settings)}"
 
 
 def remove_source(index: Index, source: str) -> int:

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from rag import ingest as ingest_cli
@@ -69,6 +70,8 @@ def test_a_library_emptied_by_its_user_stays_empty_after_a_restart(index, settin
     restarted = Pipeline(settings, llm=FakeLLM(), embedder=FakeEmbedder())
     restarted.ensure_index(progress=False)  # would ingest the configured corpus (the seeds) on first use
     assert restarted.index.count() == 0 and library.papers(restarted.index) == []
+    ingest([SEED_FILE], settings, restarted.index, FakeEmbedder(), progress=False)  # filled again by its user
+    assert not library.emptied_marker(settings).exists()
 
 
 def test_filters_limit_dense_and_keyword_retrieval(fake_pipeline, tmp_path):
@@ -96,9 +99,26 @@ def test_a_filter_asked_before_an_ingest_sees_what_the_ingest_changed(index, set
     ingest([tmp_path / "more.jsonl"], settings, index, FakeEmbedder(), progress=False)
     assert index.count() == count
     assert index.get(index.dense_search(vector, 1, moved)).popitem()[1].title == RECORDS[0]["title"]
-    assert index.keyword_search("whale song", 5, moved) == sorted(index.ids_where(moved))
+    assert set(index.keyword_search("whale song", 5, moved)) == index.ids_where(moved)
     library.remove_source(index, "more.jsonl")
     assert index.dense_search(vector, 5, moved) == [] and index.keyword_search("whale song", 5, moved) == []
+
+
+def test_a_subset_read_while_another_thread_writes_is_not_kept(index, monkeypatch):
+    where = {"source": "nature.jsonl"}
+    read = index.collection.get
+
+    def read_during_a_write(*args, **kwargs):
+        index.add([], np.zeros((0, FakeEmbedder.dim)))  # another thread's write lands between the reads
+        return read(*args, **kwargs)
+
+    monkeypatch.setattr(index.collection, "get", read_during_a_write)
+    assert len(index.subset(where).ids) == 2
+    monkeypatch.setattr(index.collection, "get", read)
+    calls = []
+    monkeypatch.setattr(index.collection, "get", lambda *a, **k: calls.append(1) or read(*a, **k))
+    index.subset(where), index.subset(where)
+    assert len(calls) == 2  # read again (ids, then vectors), then kept
 
 
 def test_a_kept_subset_and_chromas_own_filter_rank_alike(index, monkeypatch):

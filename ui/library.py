@@ -27,7 +27,10 @@ from rag.pipeline import Pipeline
 log = logging.getLogger("ui.library")
 
 MAX_UPLOAD_MB = 50  # per file; gradio refuses larger uploads before they reach the server
-UPLOAD_BATCH = 8  # papers embedded per progress step: ~0.6 s each (a 78-paper page in one batch showed none)
+# Papers embedded per progress step: 8 (~0.6 s) for a day's page (one batch of 78 showed no progress), about
+# PROGRESS_STEPS steps for a large file (each step is a few Chroma calls).
+UPLOAD_BATCH = 8
+PROGRESS_STEPS = 50
 SORTS = {"Title": ("title", True), "Newest first": ("date", False), "Oldest first": ("date", True),
          "Source": ("source", True), "Most passages": ("passages", False)}
 
@@ -124,7 +127,8 @@ class LibraryService:
         try:
             job.total = sum(1 for _ in CorpusReader([job.path]))  # its papers, for the progress bar
             job.state = "ingesting"
-            report = ingest([job.path], settings.model_copy(update={"batch_size": UPLOAD_BATCH}), pipeline.index,
+            batch = max(UPLOAD_BATCH, job.total // PROGRESS_STEPS)
+            report = ingest([job.path], settings.model_copy(update={"batch_size": batch}), pipeline.index,
                             pipeline.embedder, progress=False,
                             on_batch=lambda so_far: setattr(job, "done", so_far.papers))
             self.version += 1  # before the job shows as done: a poll then sees the new library
