@@ -34,8 +34,9 @@ ask: setup
 chat: setup
 	$(PY) -m rag.chat
 
+# Everything, real models and the browser included; lists the slowest tests.
 test: setup browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # The edit loop: the tests with fake models only (no LLM, no browser; ~1 min).
 test-fast: setup
