@@ -107,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     columns = {}
     for name, settings in sizes.items():
         index = Index(settings)
+        topic_ms = timed_ms(lambda: library.topic_map(index), repeat=3)  # the first imports scikit-learn
         columns[name] = {
-            "topic map and labels (s)": min(timed_ms(lambda: library.topic_map(index), repeat=3)) / 1000,
+            "topic map and labels, first / best of 3 (s)": f"{topic_ms[0] / 1000:.2f} / {min(topic_ms) / 1000:.2f}",
             "library table read (s)": min(timed_ms(lambda: library.papers(index), repeat=3)) / 1000,
             **retrieval_rows(settings, embedder, questions)}
     rows = [[f"upload of the seed page: {key}", value, ""] for key, value in uploaded.items()]
@@ -116,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(["ingest of the synthetic library in this run (s)", "", f"{ingest_s:.0f} ({report.summary()})"])
     text = "\n".join([
         LIBRARY_SECTION, "",
-        f"Command: `python -m eval.bench_library {' '.join(sys.argv[1:] if argv is None else argv)}` (topic map "
-        f"and table: best of 3; retrieval over the {len(questions)} questions of eval/qa.jsonl; p95 ratio to "
+        f"Command: `python -m eval.bench_library {' '.join(sys.argv[1:] if argv is None else argv)}` (the table: "
+        f"best of 3; retrieval over the {len(questions)} questions of eval/qa.jsonl; p95 ratio to "
         "unfiltered in brackets)  ",
         f"Machine: {machine()}", "",
         table(["measure", *columns], rows), ""])
