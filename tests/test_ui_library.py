@@ -136,6 +136,8 @@ def test_removing_a_source_waits_for_no_ingest_and_updates_the_topics(library, f
     assert sum(len(t.papers) for t in library.topics().topics) == before - 2
     points, sizes, samples = topic_frames(library.topics())
     assert len(points) == before - 2 and sizes["papers"].sum() == before - 2 and len(samples) == len(sizes)
+    # the plots colour topics in the order they meet them: the map's points and the bars must meet them alike
+    assert list(dict.fromkeys(points["topic"])) == list(sizes["topic"])
 
 
 def test_changing_the_library_can_be_off_with_its_reason(fake_pipeline, tmp_path):

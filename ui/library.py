@@ -220,8 +220,10 @@ def topic_frames(topics: library.TopicMap) -> tuple[pd.DataFrame, pd.DataFrame, 
     topics by number ("1" is the largest), with the label on hover: the browser's plots keep the categories
     they first drew, so names that change with the library would leave points and bars out."""
     labels = [t.label for t in topics.topics]
-    points = pd.DataFrame([(x, y, str(n + 1), labels[n], title) for x, y, n, title in topics.points],
-                          columns=["x", "y", "topic", "label", "title"])
+    # In topic order: the plots colour categories in the order they first meet them, and the map's colours must
+    # be the bars' (the bars are its legend).
+    points = pd.DataFrame(sorted((str(n + 1), x, y, labels[n], title) for x, y, n, title in topics.points),
+                          columns=["topic", "x", "y", "label", "title"])
     sizes = pd.DataFrame([(str(n + 1), t.label, len(t.papers)) for n, t in enumerate(topics.topics)],
                          columns=["topic", "label", "papers"])
     return points, sizes, [[label] for label in labels]
@@ -274,8 +276,10 @@ def build_library_tab(service: LibraryService, source_filter: gr.Dropdown) -> Li
         topic_map = gr.ScatterPlot(x="x", y="y", color="topic", tooltip=["title", "label"], x_title=" ",
                                    y_title=" ", label="Papers by topic (2-D projection; hover for the title)",
                                    height=480, scale=3)
-        topic_sizes = gr.BarPlot(x="topic", y="papers", tooltip=["label", "papers"], label="Papers per topic "
-                                 "(hover for its words)", height=480, scale=2)
+        # Coloured by topic, the bars are the map's legend too (the map's own is cut off below its plot).
+        topic_sizes = gr.BarPlot(x="topic", y="papers", color="topic", tooltip=["label", "papers"],
+                                 label="Papers per topic (hover for its words; its colours are the map's)",
+                                 height=480, scale=2)
 
     def refresh(search_text: str = "", sort_by: str = "Title"):
         points, sizes, samples = topic_frames(service.topics())
