@@ -134,6 +134,9 @@ class Pipeline:
         start = time.perf_counter()
         question = clean_question(question)
         listing = not retrieval_only and (is_list_question(question) if listing is None else listing)
+        # "Which of those …": each paper of a scope the user already accepted is judged; the question's
+        # similarity to them ("need no calibration data?": 0.14) says nothing about the answer.
+        gated = not (listing and papers is not None)
         k = k or self.settings.k
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
                                           papers=papers, filters=filters)
@@ -149,7 +152,7 @@ class Pipeline:
             ("no paper passes the filters" if filters and filters.where() else "no paper matches the question")
             if not sources else
             f"the best passage's similarity {papers[0].score:.2f} is below min_score {self.settings.min_score}"
-            if papers[0].score < self.settings.min_score else "")
+            if gated and papers[0].score < self.settings.min_score else "")
         if retrieval_only or unsupported:
             timings.total_s = time.perf_counter() - start
             yield Answer(question, "" if retrieval_only else prompts.REFUSAL, [], papers, timings,

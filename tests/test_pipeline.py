@@ -60,6 +60,16 @@ def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
     assert answer.abstained and answer.text == prompts.REFUSAL and fake_pipeline.llm.calls == []
 
 
+def test_a_narrowed_list_is_judged_whatever_the_similarity(fake_pipeline):
+    fake_pipeline.settings.min_score = 0.99
+    scope = fake_pipeline.retrieve("structural pruning of large language models").papers
+    answer = fake_pipeline.ask("which papers prune large language models?", papers=[p.paper_id for p in scope],
+                               listing=True)
+    assert not answer.abstained and {c.title for c in answer.citations} <= {p.title for p in scope}
+    assert answer.citations
+    assert fake_pipeline.ask("which papers prune large language models?").reason.startswith("the best passage")
+
+
 def test_an_unverifiable_answer_becomes_a_quote_of_the_sentence_judged_to_answer(fake_pipeline, monkeypatch):
     fake_pipeline.llm.reply = prompts.REFUSAL
     monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.9)
