@@ -12,6 +12,7 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlparse
 
 import numpy as np
@@ -290,10 +291,14 @@ class Index:
         with self._keyword_lock:
             return self.keyword.load()
 
+    def pages(self, include: list[str]) -> Iterator[dict]:
+        """Every passage, a Chroma `get` result of up to _PAGE rows at a time: memory stays flat."""
+        for offset in range(0, self.count(), _PAGE):
+            yield self.collection.get(include=include, limit=_PAGE, offset=offset)
+
     def _rebuild_keyword_index(self) -> None:
         ids, texts = [], []
-        for offset in range(0, self.count(), _PAGE):
-            page = self.collection.get(include=["documents", "metadatas"], limit=_PAGE, offset=offset)
+        for page in self.pages(["documents", "metadatas"]):
             ids += page["ids"]
             texts += [f"{m['title']}\n{d}" for d, m in zip(page["documents"], page["metadatas"])]
         self.keyword.folder.parent.mkdir(parents=True, exist_ok=True)
@@ -315,8 +320,8 @@ class Index:
 
     def titles(self) -> set[str]:
         found: set[str] = set()
-        for offset in range(0, self.count(), _PAGE):
-            found |= {m["title"] for m in self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)["metadatas"]}
+        for page in self.pages(["metadatas"]):
+            found |= {m["title"] for m in page["metadatas"]}
         return found
 
     def keyword_search(self, query: str, n: int, where: dict | None = None) -> list[str]:

@@ -14,7 +14,6 @@ from rag.errors import UserError
 from rag.index import Index, keyword_folder_name
 from rag.settings import Settings
 
-PAGE = 5000  # rows read from Chroma per call
 MIN_PAPERS_FOR_RARE_TERMS = 20
 
 
@@ -31,8 +30,8 @@ def papers(index: Index) -> list[LibraryPaper]:
     """Every indexed paper, by title."""
     found: dict[str, dict] = {}
     counts: Counter[str] = Counter()
-    for offset in range(0, index.count(), PAGE):
-        for meta in index.collection.get(include=["metadatas"], limit=PAGE, offset=offset)["metadatas"]:
+    for page in index.pages(["metadatas"]):
+        for meta in page["metadatas"]:
             found.setdefault(meta["paper_id"], meta)
             counts[meta["paper_id"]] += 1
     return sorted((LibraryPaper(pid, m["title"], m.get("source", ""), m.get("date", ""), counts[pid])
@@ -87,8 +86,7 @@ def topic_map(index: Index, max_topics: int = 8, terms: int = 3, seed: int = 0) 
     vectors: dict[str, list[np.ndarray]] = {}
     texts: dict[str, list[str]] = {}
     titles: dict[str, str] = {}
-    for offset in range(0, index.count(), PAGE):
-        page = index.collection.get(include=["metadatas", "documents", "embeddings"], limit=PAGE, offset=offset)
+    for page in index.pages(["metadatas", "documents", "embeddings"]):
         for meta, doc, emb in zip(page["metadatas"], page["documents"], page["embeddings"]):
             vectors.setdefault(meta["paper_id"], []).append(np.asarray(emb))
             texts.setdefault(meta["paper_id"], [meta["title"]]).append(doc)

@@ -169,20 +169,20 @@ class LibraryService:
     def table(self, search: str = "", sort: str = "Title", papers: list | None = None) -> pd.DataFrame:
         """The papers whose title contains `search`, sorted by one of SORTS."""
         column, ascending = SORTS.get(sort, SORTS["Title"])
-        rows = [p for p in papers or self.papers() if search.strip().casefold() in p.title.casefold()]
+        rows = [p for p in (self.papers() if papers is None else papers) if search.strip().casefold() in p.title.casefold()]
         value = (lambda p: getattr(p, column).casefold()) if column != "passages" else (lambda p: p.passages)
         rows.sort(key=value, reverse=not ascending)  # stable: ties stay by title
         return pd.DataFrame([(p.title, p.date, p.source, p.passages) for p in rows],
                             columns=["Title", "Date", "Source", "Passages"])
 
     def summary(self, papers: list | None = None) -> str:
-        counts = library.sources(papers or self.papers())
+        counts = library.sources(self.papers() if papers is None else papers)
         lines = [f"**{sum(counts.values())} papers** from {len(counts)} source file{'s' * (len(counts) != 1)}:"]
         lines += [f"- {html.escape(name or '(source not recorded)')}: {count}" for name, count in counts.items()]
         return "\n".join(lines)
 
     def source_names(self, papers: list | None = None) -> list[str]:
-        return [name for name in library.sources(papers or self.papers()) if name]
+        return [name for name in library.sources(self.papers() if papers is None else papers) if name]
 
     def topics(self) -> library.TopicMap:
         """The topic map, recomputed only when the library changed."""
@@ -285,7 +285,8 @@ def build_library_tab(service: LibraryService, source_filter: gr.Dropdown) -> Li
         points, sizes, samples = topic_frames(service.topics())
         papers = service.papers()  # the three views below read the index's metadata once
         names = service.source_names(papers)
-        return (service.summary(papers), service.table(search_text, sort_by, papers), gr.update(choices=names, value=None),
+        return (service.summary(papers), service.table(search_text, sort_by, papers),
+                gr.update(choices=names, value=None),
                 gr.update(choices=names), points, gr.BarPlot(sizes, y_lim=[0, max(sizes["papers"], default=0) + 1]),
                 gr.Dataset(samples=samples), service.jobs_html())
 
