@@ -1,8 +1,8 @@
 """Quoted answers: when the model's own answer cannot be verified (or it says it does not know) while the
 evidence holds the answer, the evidence sentence that answers the question is quoted verbatim instead.
 
-The evidence sentences are ranked by their similarity to the question plus rag.evidence's word bonus (the
-question's words they hold, a number for a quantity question), and the best few are judged one by one with a
+The evidence sentences are ranked by rag.evidence's answer score (similarity and shared words, mostly with the
+clause that asks; a number for a quantity question), and the best few are judged one by one with a
 yes/no question, scored by P(yes), as the list judge does: a small model decides "does this sentence answer
 that?" far more reliably than it writes a grounded answer."""
 
@@ -15,7 +15,6 @@ from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM
-from rag.evidence import word_bonus
 from rag.retrieve import RetrievedPaper
 from rag.text import QUANTITY, states_quantity
 
@@ -35,7 +34,7 @@ def closest_sentences(question: str, sources: list[RetrievedPaper], count: int) 
              if not quantity or states_quantity(passage.text)]
     if not pairs:
         return []
-    scores = np.array([p.similarity for _, p in pairs]) + word_bonus(question, [p.text for _, p in pairs])
+    scores = np.array([p.answer_score for _, p in pairs])
     return [(pairs[i][0], pairs[i][1].text) for i in np.argsort(-scores, kind="stable")[:count]]
 
 

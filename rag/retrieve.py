@@ -24,6 +24,7 @@ class Passage:
     position: int
     similarity: float  # cosine similarity of passage (with title) and question
     fused: float  # reciprocal-rank-fusion score
+    answer_score: float = 0.0  # an evidence sentence's: how likely it answers the question (rag.evidence)
 
 
 @dataclass

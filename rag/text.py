@@ -68,6 +68,37 @@ _QUANTITY_WORD = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|
                             r"dozens?|hundreds?|thousands?|millions?|billions?|twice|half|double|triple)\b", re.IGNORECASE)
 
 
+# A clause that asks: it opens with a wh-word (after at most two words such as "and in" or "roughly"), when or
+# where only before a verb that asks ("where do they argue"), or a yes/no question's verb. "even when it was
+# trained", "when used naively" and a relative ", which" after a noun do not ask.
+_ASKING = re.compile(r"^(?:(?:and|but|or|so|then|in|on|at|for|from|with|by|to|of|under|over|across|among|roughly|"
+                     r"approximately|about|exactly|just)\s+){0,2}(?:what|which|how|who|whom|whose|why)\b|"
+                     r"^(?:and\s+)?(?:(?:when|where)\s+)?(?:is|are|was|were|do|does|did|can|could|has|have|had|will|"
+                     r"would|should)\b", re.IGNORECASE)
+_CLAUSE = re.compile(r"[,;:.?!](?=\s|$)|[\u2014\u2013]|\s-\s")
+
+
+def asked_part(question: str) -> str:
+    """What a question asks, without the description before it: in its last sentence that asks, from the first
+    clause that asks to the end. "how many weights go into one block?" of "In the co-design that gives each
+    block of weights its own number format, how many weights go into one block?"; "How accurate is it?" of "Is
+    there a chatbot that labels rows? How accurate is it?". What describes the paper finds the paper; what is
+    asked finds the sentence that answers. The whole question when it asks from its first word."""
+    for sentence in reversed(SENTENCE.split(question.strip())):
+        starts = [0, *(m.end() for m in _CLAUSE.finditer(sentence))]
+        start = next((i for i in starts if _ASKING.search(sentence[i:].strip())), None)
+        if start is not None:
+            part = sentence[start:].strip()
+            return question if part == question.strip() else part
+    return question
+
+
+def asking_clauses(question: str) -> int:
+    """How many clauses of the question ask something."""
+    return sum(1 for sentence in SENTENCE.split(question.strip())
+               for clause in _CLAUSE.split(sentence) if _ASKING.search(clause.strip()))
+
+
 def states_quantity(text: str) -> bool:
     return bool(numbers(text)) or _QUANTITY_WORD.search(text) is not None
 

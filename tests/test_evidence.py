@@ -2,6 +2,7 @@ import pytest
 
 from rag.evidence import build_messages, names_paper, select_evidence
 from rag.retrieve import Passage, RetrievedPaper
+from rag.text import asked_part
 
 from fakes import FakeEmbedder
 
@@ -42,6 +43,15 @@ def test_each_paper_shows_its_sentences_in_the_abstracts_order_and_papers_keep_t
     assert prompt.index("[1] Chimera") < prompt.index("[2] SpQR")
 
 
+def test_the_clause_that_asks_finds_the_answer_sentence_the_description_would_miss():
+    # The description ("speculative decoding framework ... autoregressive decoding") matches the first two
+    # sentences; what is asked ("what is public") only the last.
+    question = "In the speculative decoding framework that beats autoregressive decoding, what is public?"
+    chosen = evidence(question, budget_chars=80, rank_step=1.0)
+    assert [s.text for p in chosen for s in p.passages] == ["The code is public."]
+    assert chosen[0].passages[0].answer_score > 0
+
+
 def test_a_paper_the_question_names_comes_first_with_all_its_sentences():
     chosen = evidence("What does SpQR do to speculative decoding speedup?", budget_chars=200)
     assert [(p.paper_id, len(p.passages)) for p in chosen] == [("id2", 3)]
@@ -58,3 +68,33 @@ def test_a_paper_the_question_names_comes_first_with_all_its_sentences():
 ])
 def test_names_paper(question, title, named):
     assert names_paper(question, title) is named
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("in the co-design that gives each block of weights its own format, how many weights go into one block",
+     "how many weights go into one block"),
+    ("At roughly 2.5 bits per weight, what share of the model gets compressed?",
+     "what share of the model gets compressed?"),
+    ("Is there a chatbot that labels table rows by summarizing them? How accurate did it get? Thanks.",
+     "How accurate did it get?"),
+    ("The label-free method that turns BERT into a sentence embedder - what GPU was it timed on?",
+     "what GPU was it timed on?"),
+    ("When trimming the vocabulary to one language, roughly how much of it is enough?",
+     "roughly how much of it is enough?"),
+    # The question asks from its first word: every part of it is asked.
+    ("Has anyone released telecom language models, and in what sizes?",
+     "Has anyone released telecom language models, and in what sizes?"),
+    ("What does LS-unLLaMA change, and what task does it excel at?",
+     "What does LS-unLLaMA change, and what task does it excel at?"),
+    # "even when", "when used" and a description after a comma do not ask.
+    ("Why does a lookup help a next-word predictor, even when it draws on the text it was trained on?",
+     "Why does a lookup help a next-word predictor, even when it draws on the text it was trained on?"),
+    ("Which model supplies the words when that iterative, black-box method swaps parts of the input?",
+     "Which model supplies the words when that iterative, black-box method swaps parts of the input?"),
+    ("Which coder, when used naively, gives output models cannot learn from?",
+     "Which coder, when used naively, gives output models cannot learn from?"),
+    ("What is MEXA?", "What is MEXA?"),
+    ("speculative decoding papers", "speculative decoding papers"),
+])
+def test_asked_part_runs_from_the_first_clause_that_asks_to_its_sentences_end(question, asked):
+    assert asked_part(question) == asked
