@@ -11,7 +11,7 @@ from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM
-from rag.text import sentences
+from rag.text import asking_clauses, sentences
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
@@ -24,8 +24,18 @@ _PAPERS = re.compile(r"\b(?:papers|articles|publications)\b|\bany\s+work\b"
                      re.IGNORECASE)
 
 
+# "Which paper merges fine-tuned models after …?", "is there work on …?": the answer is the paper(s) described, so
+# the candidates are judged as for a list. The model, asked to name the paper, restated the question or refused.
+_IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
+                       r"(?:is|are)\s+there\s+(?:(?:a|an|any)\s+)?(?:(?!(?:that|which|the|this)\b)[\w-]+\s+){0,2}(?:paper|work|study|"
+                       r"article|publication|method|approach|technique|model|system|framework|benchmark|dataset)s?\b)", re.IGNORECASE)
+
+
 def is_list_question(question: str) -> bool:
-    return _PAPERS.search(question) is not None
+    """Whether the answer is a set of papers: "which papers …", or a question that asks only which paper it
+    describes (not "is there a method that …, and how fast is it?")."""
+    return _PAPERS.search(question) is not None or (_IDENTIFY.search(question) is not None
+                                                       and asking_clauses(question) == 1)
 
 
 def key_sentences(question_vec: np.ndarray, papers: list[RetrievedPaper], embedder: Embedder) -> list[str]:

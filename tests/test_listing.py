@@ -12,6 +12,12 @@ from rag.listing import is_list_question
     "list works that use LoRA",
     "Are there studies on unlearning?",
     "Find works that use LoRA",
+    # Which paper is meant: the answer is the paper, judged like a list's candidates.
+    "Which paper merges fine-tuned models after dropping most of their delta parameters?",
+    "which work trains LLMs for tool calling by up-weighting important tokens?",
+    "Is there a spoken dialogue model that the user can cut off mid-sentence?",
+    "Is there work on training tiny LMs on simplified language data?",
+    "Which work introduced Large Concept Models?",
 ])
 def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     assert is_list_question(question)
@@ -25,7 +31,11 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     "Which tokenizer works better for German?",
     "Which method works the best?",
     "How does MUSE compare to prior work?",
-    "Which work introduced Large Concept Models?",
+    # A detail is asked too: the answer is a fact, not a paper.
+    "Is there a method that needs no calibration data, and how much faster is it?",
+    "Is there a chatbot that labels table rows? How accurate did it get?",
+    "Is there any evidence that the method works on German?",
+    "Which model does CosyVoice use to turn tokens into speech?",
 ])
 def test_questions_about_one_paper_are_not_list_questions(question):
     assert not is_list_question(question)
