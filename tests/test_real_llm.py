@@ -4,9 +4,10 @@ import json
 import subprocess
 import sys
 
+from rag import evidence
 from rag.corpus import load
 from rag.grounding import verify
-from rag.pipeline import Pipeline
+from rag.pipeline import Pipeline, Sources
 from rag.prompts import REFUSAL
 
 from conftest import PROJECT_ROOT, SEEDS
@@ -113,3 +114,25 @@ def test_a_refused_answer_becomes_the_quoted_sentence_the_real_judge_picks(real_
     answer = pipeline.ask("Who are the authors of the CTC-based speech foundation model?")
     assert answer.abstained and answer.text == REFUSAL and answer.reason == "the model found no answer in the excerpts"
     assert answer.closest.endswith(f"({OWSM})")  # shown, labelled as not an answer
+
+
+def test_a_question_that_asks_which_paper_it_describes_is_answered_with_that_paper(real_pipeline):
+    answer = real_pipeline.ask("Which paper merges fine-tuned models after randomly dropping most of their delta "
+                               "parameters and rescaling the rest?")
+    assert not answer.abstained
+    assert answer.citations[0].title.startswith("Language Models are Super Mario")
+
+
+def test_the_part_that_asks_picks_the_sentence_that_answers_a_described_question(real_pipeline, monkeypatch):
+    # The description before the question matches many sentences; "How accurate did it get?" matches the one
+    # that answers. Ranked by the whole question alone, another sentence comes first.
+    question = ("Is there a system where a chatbot labels table rows by first summarizing the training rows and "
+                "then fetching similar rows as examples? How accurate did it get?")
+
+    def best_sentence() -> str:
+        sources = next(e for e in real_pipeline.stream(question) if isinstance(e, Sources)).sources  # no LLM yet
+        return max((p for paper in sources for p in paper.passages), key=lambda p: p.answer_score).text
+
+    assert "90%" in best_sentence()
+    monkeypatch.setattr(evidence, "ASKED_WEIGHT", 0.0)
+    assert "90%" not in best_sentence()
