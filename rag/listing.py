@@ -32,10 +32,15 @@ _IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|
 
 
 def is_list_question(question: str) -> bool:
-    """Whether the answer is a set of papers: "which papers …", or a question that asks only which paper it
-    describes (not "is there a method that …, and how fast is it?")."""
-    return _PAPERS.search(question) is not None or (_IDENTIFY.search(question) is not None
-                                                       and asking_clauses(question) == 1)
+    """Whether the answer is a set of papers: "which papers …", or which paper the question describes."""
+    return _PAPERS.search(question) is not None or asks_which_paper(question)
+
+
+def asks_which_paper(question: str) -> bool:
+    """A question that asks only which paper it describes (not "is there a method that …, and how fast is it?",
+    not "are there any papers on …")."""
+    return (_IDENTIFY.search(question) is not None and asking_clauses(question) == 1
+            and _PAPERS.search(question) is None)
 
 
 def key_sentences(question_vec: np.ndarray, papers: list[RetrievedPaper], embedder: Embedder) -> list[str]:

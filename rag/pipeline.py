@@ -16,7 +16,7 @@ from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
 from rag.grounding import Check, is_refusal, verify
 from rag.index import Index
-from rag.listing import is_list_question, judge, key_sentences
+from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
 from rag.retrieve import Filters, Retrieval, RetrievedPaper, Retriever
 from rag.settings import Settings
@@ -218,8 +218,9 @@ class Pipeline:
         question = retrieval.query
         excerpts = key_sentences(retrieval.query_vec, candidates, self.embedder)
         numbers = {p.paper_id: n for n, p in enumerate(candidates, start=1)}
+        threshold = self.settings.identify_threshold if asks_which_paper(question) else self.settings.list_threshold
         for rank, (paper, excerpt, p_yes) in enumerate(judge(self.load_llm(), question, candidates, excerpts)):
-            if p_yes >= self.settings.list_threshold + self.settings.list_rank_step * rank:
+            if p_yes >= threshold + self.settings.list_rank_step * rank:
                 yield f"- {paper.title} [{numbers[paper.paper_id]}]: {excerpt}\n"
 
     def ask(self, question: str, **kwargs) -> Answer:

@@ -35,6 +35,8 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     ("And which of the vocabulary papers ran experiments on RoBERTa?", "narrowed", [A, B, C],
      "And which papers ran experiments on RoBERTa?"),
     ("How much higher throughput does FineQuant reach?", "standalone", [], None),
+    ("In the co-design that gives each block of weights its own number format, how big is a block?", "standalone",
+     [], None),
 ])
 def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, how, scope, standalone):
     resolved = conversation_after(fake_pipeline, [A, B, C]).resolve(question)

@@ -54,6 +54,14 @@ def test_candidates_further_down_the_ranking_need_a_surer_yes(fake_pipeline, mon
     assert [c.n for c in answer.citations] == [1, 2, 3, 4]  # rank 5 would need 0.32
 
 
+def test_a_question_for_one_described_paper_needs_a_surer_yes_than_a_list(fake_pipeline, monkeypatch):
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.25)
+    fake_pipeline.settings.list_threshold, fake_pipeline.settings.identify_threshold = 0.2, 0.3
+    assert fake_pipeline.ask("which papers use structural pruning?").citations
+    answer = fake_pipeline.ask("Which paper uses structural pruning?")
+    assert answer.abstained and answer.reason == "no candidate paper was judged to match"
+
+
 def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
     fake_pipeline.settings.min_score = 0.99
     answer = fake_pipeline.ask("how do they prune Llama?")
