@@ -51,8 +51,8 @@ class Settings(BaseSettings):
     list_rank_step: float = Field(0.03, ge=0, description="added to list_threshold for each rank further down: the "
                                   "retrieval order is evidence too")
 
-    identify_threshold: float = Field(0.3, description="P(yes) the best-ranked candidate needs to be named as the "
-                                      "paper a 'which paper …?' question describes (a user expects one match)")
+    identify_threshold: float = Field(0.2, description="P(yes) the best-ranked candidate needs to be named as the "
+                                      "paper a 'which paper …?' question describes (raise it to name fewer papers)")
 
     quote_candidates: int = Field(2, ge=0, description="evidence sentences judged for a quoted answer when the "
                                   "model's own answer cannot be verified (0: refuse instead)")
