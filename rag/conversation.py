@@ -55,7 +55,8 @@ _POINTER_WORDS = re.compile(r"\b(?:and|the|one|ones|for|about)\b", re.IGNORECASE
 # A bare "the model" refers back, "the model that reads charts" does not; "did that take?" does too. "Its own"
 # points inside the question ("the co-design that gives each block its own number format").
 _SUBJECT = re.compile(r"\b(?:this|that)\b(?=\s+(?:take|took|need|needed|cost|require|required|use|used|work|"
-                      r"worked|mean|show|showed)\b|\s*[?.!]?\s*$)|\b(?:it|its(?!\s+own\b)|it's|they|their(?!\s+own\b)|them|the authors|(?:this|that|the same)\s+(?:paper|work|study|"
+                      r"worked|mean|show|showed)\b|\s*[?.!]?\s*$)|\b(?:it|its(?!\s+own\b)|it's|they|"
+                      r"their(?!\s+own\b)|them|the authors|(?:this|that|the same)\s+(?:paper|work|study|"
                       r"model|method|approach|system|benchmark|dataset|framework|one)|the\s+(?:paper|work|study|model|"
                       r"method|approach|system|benchmark|dataset|framework)(?!\s+(?:that|which|who|with|for|on|about|"
                       r"from|in|of|where|whose|called|named|by|to)\b))\b", re.IGNORECASE)

@@ -45,11 +45,11 @@ def word_bonus(question: str, texts: list[str]) -> np.ndarray:
                      for t in texts], dtype=np.float32)
 
 
-def answer_scores(question: str, question_vec: np.ndarray, texts: list[str], vectors: np.ndarray,
+def answer_scores(question: str, similarity: np.ndarray, texts: list[str], vectors: np.ndarray,
                   embedder: Embedder) -> np.ndarray:
     """How likely each sentence is to answer: its cosine similarity plus word bonus, mostly to the clause that
-    asks, partly to the whole question (which holds the description)."""
-    whole = vectors @ question_vec + word_bonus(question, texts)
+    asks, partly to the whole question (`similarity`: the sentences' cosine to it; it holds the description)."""
+    whole = similarity + word_bonus(question, texts)
     asked = asked_part(question)
     if asked == question:
         return whole
@@ -68,7 +68,7 @@ def select_evidence(question: str, question_vec: np.ndarray, papers: list[Retrie
     texts = [text for *_, text in pool]
     vectors = embedder.embed(texts)
     similarity = vectors @ question_vec
-    answering = answer_scores(question, question_vec, texts, vectors, embedder)
+    answering = answer_scores(question, similarity, texts, vectors, embedder)
     named = [names_paper(question, paper.title) for paper in papers]
     scores = answering + np.array([NAMED_BONUS * named[rank] - rank_step * rank for rank, *_ in pool])
     chosen: dict[int, RetrievedPaper] = {}

@@ -27,8 +27,9 @@ _PAPERS = re.compile(r"\b(?:papers|articles|publications)\b|\bany\s+work\b"
 # "Which paper merges fine-tuned models after …?", "is there work on …?": the answer is the paper(s) described, so
 # the candidates are judged as for a list. The model, asked to name the paper, restated the question or refused.
 _IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
-                       r"(?:is|are)\s+there\s+(?:(?:a|an|any)\s+)?(?:(?!(?:that|which|the|this)\b)[\w-]+\s+){0,2}(?:paper|work|study|"
-                       r"article|publication|method|approach|technique|model|system|framework|benchmark|dataset)s?\b)", re.IGNORECASE)
+                       r"(?:is|are)\s+there\s+(?:(?:a|an|any)\s+)?(?:(?!(?:that|which|the|this)\b)[\w-]+\s+){0,2}"
+                       r"(?:paper|work|study|article|publication|method|approach|technique|model|system|framework|"
+                       r"benchmark|dataset)s?\b)", re.IGNORECASE)
 
 
 def is_list_question(question: str) -> bool:

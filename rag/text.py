@@ -85,18 +85,21 @@ def asked_part(question: str) -> str:
     there a chatbot that labels rows? How accurate is it?". What describes the paper finds the paper; what is
     asked finds the sentence that answers. The whole question when it asks from its first word."""
     for sentence in reversed(SENTENCE.split(question.strip())):
-        starts = [0, *(m.end() for m in _CLAUSE.finditer(sentence))]
-        start = next((i for i in starts if _ASKING.search(sentence[i:].strip())), None)
-        if start is not None:
-            part = sentence[start:].strip()
+        if starts := _asking_starts(sentence):
+            part = sentence[starts[0]:].strip()
             return question if part == question.strip() else part
     return question
 
 
 def asking_clauses(question: str) -> int:
     """How many clauses of the question ask something."""
-    return sum(1 for sentence in SENTENCE.split(question.strip())
-               for clause in _CLAUSE.split(sentence) if _ASKING.search(clause.strip()))
+    return sum(len(_asking_starts(sentence)) for sentence in SENTENCE.split(question.strip()))
+
+
+def _asking_starts(sentence: str) -> list[int]:
+    """Where the sentence's clauses that ask begin."""
+    starts = [0, *(m.end() for m in _CLAUSE.finditer(sentence))]
+    return [i for i in starts if _ASKING.search(sentence[i:].strip())]
 
 
 def states_quantity(text: str) -> bool:
