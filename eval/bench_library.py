@@ -19,7 +19,7 @@ from eval.report import LIBRARY_SECTION, machine, table, write_section
 from eval.run import load_qa
 from rag import library
 from rag.cli import run_cli
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, load_embedder
 from rag.index import Index
 from rag.ingest import ingest
 from rag.pipeline import Pipeline
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=PROJECT_ROOT / "data" / "scale", help="corpora and indexes")
     parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "eval" / "RESULTS.md")
     args = parser.parse_args(argv)
-    embedder = Embedder()
+    embedder = load_embedder(Settings())
     questions = [item.question for item in load_qa(PROJECT_ROOT / "eval" / "qa.jsonl")]
 
     seeds = Settings(data_dir=args.dir / "library-upload")

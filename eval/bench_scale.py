@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import threading
 import time
@@ -18,10 +19,10 @@ from pathlib import Path
 from eval import metrics
 from eval.report import SCALE_SECTION, machine, table, write_section
 from eval.run import load_qa
-from rag.cli import run_cli
+from rag.cli import add_settings_flags, run_cli, settings_from_flags
 from rag.text import SENTENCE
 from rag.corpus import load
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, load_embedder
 from rag.index import Index
 from rag.ingest import ingest
 from rag.pipeline import Pipeline
@@ -92,13 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--dir", type=Path, default=PROJECT_ROOT / "data" / "scale", help="corpus and indexes")
     parser.add_argument("--results", type=Path, default=PROJECT_ROOT / "eval" / "RESULTS.md")
+    add_settings_flags(parser)
     args = parser.parse_args(argv)
+    settings = settings_from_flags(args)
     corpus_file = args.dir / f"synthetic-{args.papers}.jsonl"
     if not corpus_file.is_file():
         synthetic_corpus(corpus_file, args.papers)
-    embedder = Embedder()
-    big = Settings(data_dir=args.dir / f"index-{args.papers}", corpus=[corpus_file])
-    small = Settings(data_dir=args.dir / "index-seeds")
+    embedder = load_embedder(settings)
+    folder = re.sub(r"[^\w.-]+", "_", embedder.name)  # one index per embedder: an index keeps its embedder
+    big = settings.model_copy(update={"data_dir": args.dir / f"index-{args.papers}-{folder}", "corpus": [corpus_file]})
+    small = settings.model_copy(update={"data_dir": args.dir / f"index-seeds-{folder}"})
 
     big_index = Index(big)
     sampler = MemorySampler()
@@ -128,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         SCALE_SECTION, "",
         f"Command: `python -m eval.bench_scale {' '.join(sys.argv[1:] if argv is None else argv)}` "
         f"(synthetic JSONL of {args.papers:,} papers, {SENTENCES_PER_ABSTRACT[0]}-{SENTENCES_PER_ABSTRACT[1]} "
-        f"seed sentences each; retrieval over the {len(questions)} questions of eval/qa.jsonl)  ",
+        f"seed sentences each; retrieval over the {len(questions)} questions of eval/qa.jsonl; embedder "
+        f"{embedder.name})  ",
         f"Machine: {machine()}", "",
         table(["measure", f"{args.papers:,} papers", "78 seed papers"], rows), ""])
     print(text)

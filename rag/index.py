@@ -94,6 +94,8 @@ class _ServerCollection:
 
     def __getattr__(self, name: str):
         method = getattr(self.collection, name)
+        if not callable(method):  # e.g. .metadata
+            return method
 
         def call(*args, **kwargs):
             try:
@@ -196,8 +198,7 @@ class Index:
             self.collection = self.client.get_or_create_collection(
                 settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
         except Exception as e:
-            where = settings.chroma_url or settings.chroma_dir
-            raise UserError(f"cannot open the index at {where}: {first_line(e)}") from None
+            raise UserError(f"cannot open the index at {self.location}: {first_line(e)}") from None
         if settings.chroma_url:
             self.collection = _ServerCollection(self.collection, settings.chroma_url)
         self.keyword = KeywordIndex(settings.data_dir / "bm25" / keyword_folder_name(settings))
@@ -209,8 +210,27 @@ class Index:
         self._subsets_lock = threading.Lock()
         self._writes = 0  # counted before and after each write: a subset read across one is not kept
 
+    @property
+    def location(self) -> str:
+        return self.settings.chroma_url or str(self.settings.chroma_dir)
+
     def count(self) -> int:
         return self.collection.count()
+
+    def use_embedder(self, name: str) -> None:
+        """Record which embedder makes the index's vectors, or refuse another one: its vectors would live in
+        another space, and every search would be silently wrong."""
+        metadata = dict(self.collection.metadata or {})
+        recorded = metadata.get("embedder")
+        if recorded == name:
+            return
+        if recorded is not None:
+            raise UserError(f"the index at {self.location} was made with the embedder {recorded}, not {name}: "
+                            "set that embedder again, or use another data_dir or collection for this one")
+        # A new index, or one made before indexes recorded it (the local default was the only embedder then).
+        # The hnsw settings are fixed at creation and Chroma refuses to be told them again.
+        kept = {key: value for key, value in metadata.items() if not key.startswith("hnsw:")}
+        self.collection.modify(metadata={**kept, "embedder": name})
 
     def subset(self, where: dict) -> Subset:
         """The passages that match a Chroma `where` (their vectors too, while all kept subsets fit the budget)."""

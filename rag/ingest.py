@@ -21,7 +21,7 @@ from rag import library
 from rag.chunking import chunk_papers, make_splitter
 from rag.cli import add_settings_flags, run_cli, settings_from_flags
 from rag.corpus import CorpusReader, Problem
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, load_embedder
 from rag.index import Index
 from rag.settings import Settings
 
@@ -71,7 +71,8 @@ def ingest(paths: list[Path], settings: Settings, index: Index | None = None, em
     """Ingest `paths`; `on_batch` is called with the report so far after each batch of papers."""
     reader = CorpusReader(paths)  # bad files stop the run here, before models load or anything is written
     index = index or Index(settings)
-    embedder = embedder or Embedder(settings.embedding_model)
+    embedder = embedder or load_embedder(settings)
+    index.use_embedder(embedder.name)
     pending = pending_file(settings)
     pending.parent.mkdir(parents=True, exist_ok=True)
     pending.write_text(json.dumps({"pid": os.getpid(), "paths": [str(p.resolve()) for p in paths]}))

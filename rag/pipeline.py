@@ -11,7 +11,7 @@ from rag import prompts
 from rag.backends import LLM, Usage, load_llm
 from rag.cite import Citation, resolve
 from rag.corpus import clean
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, load_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
 from rag.grounding import Check, is_refusal, verify
@@ -87,8 +87,9 @@ class Pipeline:
     _loading: Future | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        self.embedder = self.embedder or Embedder(self.settings.embedding_model)
+        self.embedder = self.embedder or load_embedder(self.settings)
         self.index = self.index or Index(self.settings)
+        self.index.use_embedder(self.embedder.name)
         self.retriever = Retriever(self.index, self.embedder, self.settings)
 
     def ensure_index(self, progress: bool = True) -> None:

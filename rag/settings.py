@@ -23,7 +23,15 @@ class Settings(BaseSettings):
     collection: str = Field("papers", description="Chroma collection name")
 
     # Models (None = the offline defaults shipped as PyPI packages)
-    embedding_model: Path | None = Field(None, description="local sentence-transformers folder")
+    embedding_backend: Literal["local", "openai"] = Field(
+        "local", description="where passages and questions are embedded: local (onnxruntime, from embedding_model) "
+        "or openai (any OpenAI-compatible /embeddings server at embedding_url)")
+    embedding_model: Path | None = Field(None, description="local sentence-transformers folder (embedding_backend local)")
+    embedding_url: str | None = Field(None, description="base URL of an OpenAI-compatible embedding server, e.g. "
+                                      "http://127.0.0.1:8081/v1 (embedding_backend openai)")
+    embedding_server_model: str | None = Field(None, description="model name sent to the embedding server; None: "
+                                               "the first one its /models lists")
+    embedding_api_key: SecretStr | None = Field(None, description="API key for the embedding server, if it wants one")
     llm_model: Path | None = Field(None, description="local GGUF file")
     n_ctx: int = Field(4096, gt=0, description="LLM context window in tokens")
     n_threads: int = Field(os.cpu_count() or 2, gt=0, description="CPU threads for the LLM")

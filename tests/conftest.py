@@ -4,11 +4,14 @@ Tests that use the real models (the `real_pipeline` fixture, or a module of REAL
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -21,7 +24,7 @@ from rag.settings import PROJECT_ROOT, Settings
 from fakes import FakeEmbedder, FakeLLM
 
 REAL_MODULES = {"test_backends", "test_crash_resume", "test_embeddings", "test_real_llm", "test_remote_chroma",
-                "test_ui_browser", "test_weights"}
+                "test_ui_browser", "test_weights", "test_embeddings_openai"}
 SEEDS = PROJECT_ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
 
@@ -61,6 +64,51 @@ def stop_process(proc: subprocess.Popen, timeout: float) -> None:
         proc.wait()
 
 
+# llama.cpp's server in a subprocess. One decode thread: two spin-waiting ones crawl (~1 token/s) when
+# another process shares this 2-core CPU. Port 0: the OS picks a free port; the address is printed.
+SERVE_GGUF = """
+import sys, xllamacpp
+model, api_key, embedding = sys.argv[1:]
+params = xllamacpp.CommonParams()
+params.model.path = model
+params.hostnames = ["127.0.0.1"]
+params.port = 0
+params.api_keys = [api_key] if api_key else []
+params.n_ctx = 4096
+params.cpuparams.n_threads = 1
+params.cpuparams_batch.n_threads = 2
+params.verbosity = 0
+if embedding == "embedding":
+    params.embedding = True
+    params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
+server = xllamacpp.Server(params)
+print(server.listening_address, flush=True)
+sys.stdin.read()  # serves until the test closes stdin
+"""
+
+
+@contextlib.contextmanager
+def serving_gguf(model: Path, log: Path, api_key: str = "", embedding: bool = False) -> Iterator[str]:
+    """Base URL (…/v1) of a real OpenAI-compatible llama.cpp server on loopback, for the block; with
+    `embedding`, it serves mean-pooled /embeddings instead of chat."""
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", SERVE_GGUF, str(model), api_key,
+                                 "embedding" if embedding else "chat"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=PROJECT_ROOT)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        address = proc.stdout.readline().strip() if ready else ""
+        assert address.startswith("http://127.0.0.1:"), f"server did not start: {log.read_text()[-2000:]}"
+        yield f"{address}/v1"
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,7 +138,7 @@ def fake_cli(monkeypatch, settings) -> list[str]:
 
     llm = FakeLLM()
     monkeypatch.setattr(ask, "Pipeline", lambda s: Pipeline(s, llm=llm, embedder=FakeEmbedder()))
-    monkeypatch.setattr(ingest, "Embedder", lambda path: FakeEmbedder())
+    monkeypatch.setattr(ingest, "load_embedder", lambda settings: FakeEmbedder())
     return ["--data-dir", str(settings.data_dir)]
 
 

@@ -4,10 +4,8 @@ converted once into the cache); xllamacpp serves it over HTTP on loopback for th
 
 import json
 import re
-import select
 import socket
 import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -25,7 +23,7 @@ from rag.weights import small_llm_model
 from rag.pipeline import Answer, Pipeline, Token
 from rag.settings import Settings
 
-from conftest import PROJECT_ROOT, SEEDS, free_port, run_module
+from conftest import SEEDS, free_port, run_module, serving_gguf
 
 QUESTION = "How much higher throughput does FineQuant reach on the same number of GPUs?"
 FINEQUANT = "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"
@@ -33,24 +31,6 @@ PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
 SPEECH = "Denoising LM: Pushing the Limits of Error Correction Models for Speech Recognition"
 API_KEY = "test-key-4f1c"  # the server checks it: every request must carry it as a Bearer token
 MAX_TOKENS = 64  # enough for the one-sentence answers; keeps the small model's answers quick
-
-# The llama.cpp server in a subprocess. One decode thread: two spin-waiting ones crawl (~1 token/s) when
-# another process shares this 2-core CPU. Port 0: the OS picks a free port; the address is printed.
-SERVE = """
-import sys, xllamacpp
-params = xllamacpp.CommonParams()
-params.model.path = sys.argv[1]
-params.hostnames = ["127.0.0.1"]
-params.port = 0
-params.api_keys = [sys.argv[2]]
-params.n_ctx = 4096
-params.cpuparams.n_threads = 1
-params.cpuparams_batch.n_threads = 2
-params.verbosity = 0
-server = xllamacpp.Server(params)
-print(server.listening_address, flush=True)
-sys.stdin.read()  # serves until the test closes stdin
-"""
 
 
 @pytest.fixture(scope="module")
@@ -61,23 +41,9 @@ def small_gguf() -> Path:
 @pytest.fixture(scope="module")
 def server_url(small_gguf, tmp_path_factory) -> str:
     """Base URL (…/v1) of a real OpenAI-compatible server on loopback, stopped after the module."""
-    log = (tmp_path_factory.mktemp("server") / "stderr.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(small_gguf), API_KEY], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=log, text=True, cwd=PROJECT_ROOT)
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 120)
-        address = proc.stdout.readline().strip() if ready else ""
-        assert address.startswith("http://127.0.0.1:"), f"server did not start: {Path(log.name).read_text()[-2000:]}"
-        assert httpx.get(f"{address}/health", timeout=10).json()["status"] == "ok"
-        yield f"{address}/v1"
-    finally:
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-        log.close()
+    with serving_gguf(small_gguf, tmp_path_factory.mktemp("server") / "stderr.log", API_KEY) as url:
+        assert httpx.get(f"{url.removesuffix('/v1')}/health", timeout=10).json()["status"] == "ok"
+        yield url
 
 
 def backend_pipeline(real_pipeline: Pipeline, **settings) -> Pipeline:
@@ -255,7 +221,7 @@ def test_a_broken_stream_is_one_line(content_type, body, message):
 
 
 def test_openai_backend_without_url_or_with_a_bad_one_is_a_user_error():
-    with pytest.raises(UserError, match="backend openai needs the server's URL: set RAG_OPENAI_URL"):
+    with pytest.raises(UserError, match="the LLM server needs its URL: set RAG_OPENAI_URL"):
         load_llm(Settings(backend="openai"))
     with pytest.raises(UserError, match="openai_url must start with http:// or https://"):
         load_llm(Settings(backend="openai", openai_url="127.0.0.1:8080/v1"))

@@ -1,11 +1,12 @@
 """The ONNX embedder: sentence-transformers' own vectors, without torch on the question's path."""
 
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 
-from rag.embeddings import Embedder, onnx_file
+from rag.embeddings import LocalEmbedder, onnx_file
 from rag.weights import default_embedding_model
 
 from conftest import PROJECT_ROOT
@@ -18,7 +19,7 @@ def test_onnx_vectors_are_sentence_transformers_vectors():
              "number of GPUs.", "x " * 400]  # the last one is truncated like sentence-transformers does
     reference = SentenceTransformer(str(default_embedding_model()), device="cpu", local_files_only=True)
     expected = reference.encode(texts, normalize_embeddings=True)
-    got = Embedder().embed(texts)
+    got = LocalEmbedder().embed(texts)
     assert got.dtype == np.float32 and np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-5)
     assert np.min(np.sum(expected * got, axis=1)) > 0.9999
     assert onnx_file(default_embedding_model()).is_file()
@@ -31,3 +32,16 @@ def test_asking_from_the_shell_never_imports_torch(real_data_dir, real_pipeline)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "LLM-Pruner" in result.stdout
+
+
+def test_the_onnx_export_is_keyed_by_the_model_content_not_its_place(tmp_path):
+    """A fresh clone (a new .venv) reuses the export; a changed model gets its own."""
+    source = default_embedding_model()
+    copy = tmp_path / source.name
+    shutil.copytree(source, copy)
+    assert onnx_file(copy) == onnx_file(source)
+    weights = max(copy.rglob("*"), key=lambda p: p.stat().st_size)
+    with weights.open("r+b") as f:
+        f.seek(-8, 2)
+        f.write(b"changed!")
+    assert onnx_file(copy) != onnx_file(source)

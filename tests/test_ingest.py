@@ -1,8 +1,10 @@
 import json
+import re
 import subprocess
 
 import pytest
 
+from rag.errors import UserError
 from rag.index import Index
 from rag.ingest import ingest, pending_file, unfinished_ingest
 from rag.pipeline import Pipeline
@@ -89,3 +91,25 @@ def test_writes_are_split_to_chromas_batch_limit(settings, monkeypatch):
     monkeypatch.setattr(index.client, "get_max_batch_size", lambda: 7)
     report = ingest([SEED_FILE], settings, index, FakeEmbedder(), progress=False)
     assert index.count() == report.added > 7 * 20
+
+
+def test_an_index_records_its_embedder_and_refuses_another(settings, fake_llm):
+    """Vectors of another model live in another space: searching them would be silently wrong."""
+    index = Index(settings)
+    ingest(settings.corpus, settings, index, FakeEmbedder(), progress=False)
+    assert index.collection.metadata["embedder"] == FakeEmbedder.name
+    other = FakeEmbedder()
+    other.name = "fake:another-model"
+    expected = f"the index at {settings.chroma_dir} was made with the embedder fake, not fake:another-model"
+    with pytest.raises(UserError, match=re.escape(expected)):
+        Pipeline(settings, llm=fake_llm, embedder=other)
+    with pytest.raises(UserError, match=re.escape(expected)):
+        ingest(settings.corpus, settings, Index(settings), other, progress=False)
+    assert Pipeline(settings, llm=fake_llm, embedder=FakeEmbedder()).ask("Which papers prune Llama?").citations
+
+
+def test_an_index_made_before_embedders_were_recorded_takes_the_current_one(settings, fake_llm):
+    index = Index(settings)
+    index.collection.modify(metadata={"made by": "an older version"})
+    Pipeline(settings, llm=fake_llm, embedder=FakeEmbedder(), index=index)
+    assert Index(settings).collection.metadata == {"made by": "an older version", "embedder": "fake"}
