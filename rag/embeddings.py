@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Protocol
@@ -120,15 +121,33 @@ class LocalEmbedder(OnnxEmbedder):
     """The configured sentence-transformers folder (default: all-MiniLM-L6-v2 from its PyPI package), exported
     to ONNX on first use."""
 
-    def __init__(self, model_path: Path | None = None):
+    def __init__(self, model_path: Path | None = None, int8: bool = False):
         folder = Path(model_path) if model_path else default_embedding_model()
         if not (folder / "tokenizer.json").is_file():
             raise UserError(f"embedding model folder not found (or without tokenizer.json): {folder}")
         model_file = onnx_file(folder)
         if not model_file.is_file():
             export_onnx(folder, model_file)
+        if int8:
+            model_file = quantized(model_file)
         super().__init__(folder, model_file)
-        self.name = f"local:{model_file.parent.name}"
+        self.name = f"local:{model_file.parent.name}" + ("-int8" if int8 else "")
+
+
+def quantized(model_file: Path) -> Path:
+    """The int8 copy of an ONNX export (dynamic quantization of the weights; activations stay float), made once."""
+    target = model_file.with_name("model-int8.onnx")
+    if not target.is_file():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = target.with_suffix(".partial")
+        logging.disable(logging.WARNING)  # its advice to pre-process the model is for image models
+        try:
+            quantize_dynamic(str(model_file), str(tmp), weight_type=QuantType.QInt8)
+        finally:
+            logging.disable(logging.NOTSET)
+        tmp.replace(target)
+    return target
 
 
 class Embedder(Protocol):
@@ -144,4 +163,4 @@ def load_embedder(settings: Settings) -> Embedder:
         from rag.backends.openai import OpenAIEmbedder
 
         return OpenAIEmbedder(settings)
-    return LocalEmbedder(settings.embedding_model)
+    return LocalEmbedder(settings.embedding_model, settings.embedding_int8)
