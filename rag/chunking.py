@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterable, Iterator
-
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from rag.corpus import Paper, day_number, source_name
+
+if TYPE_CHECKING:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Chunk:
 
 
 def make_splitter(chunk_chars: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+    # Imported here: a question needs no splitter, and langchain's imports would delay every cold start.
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_chars,
         chunk_overlap=chunk_overlap,

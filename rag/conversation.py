@@ -15,8 +15,6 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterator, Literal
 
-from langchain_core.messages import convert_to_openai_messages
-
 from rag import prompts
 from rag.backends import Usage
 from rag.listing import is_list_question
@@ -128,8 +126,7 @@ def format_history(turns: list[Turn]) -> str:
 
 
 def build_rewrite_messages(turns: list[Turn], question: str) -> list[dict]:
-    messages = prompts.CONDENSE.format_messages(history=format_history(turns), question=question)
-    return convert_to_openai_messages(messages)
+    return prompts.messages(prompts.CONDENSE, history=format_history(turns), question=question)
 
 
 def clean_rewrite(reply: str, question: str) -> str:

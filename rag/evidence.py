@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.embeddings import Embedder
@@ -95,5 +94,4 @@ def build_messages(question: str, evidence: list[RetrievedPaper]) -> list[dict]:
     sources = "\n\n".join(
         prompts.format_source(n, paper.title, [p.text for p in sorted(paper.passages, key=lambda p: p.position)])
         for n, paper in enumerate(evidence, start=1))
-    messages = prompts.ANSWER.format_messages(sources=sources, question=question)
-    return convert_to_openai_messages(messages)
+    return prompts.messages(prompts.ANSWER, sources=sources, question=question)

@@ -7,7 +7,6 @@ import re
 from typing import Iterator
 
 import numpy as np
-from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM
@@ -60,5 +59,5 @@ def judge(llm: LLM, question: str, papers: list[RetrievedPaper], excerpts: list[
           ) -> Iterator[tuple[RetrievedPaper, str, float]]:
     """(paper, excerpt, probability that it matches), in the papers' order."""
     for paper, excerpt in zip(papers, excerpts):
-        messages = prompts.JUDGE.format_messages(question=question, title=paper.title, excerpt=excerpt)
-        yield paper, excerpt, llm.yes_probability(convert_to_openai_messages(messages))
+        messages = prompts.messages(prompts.JUDGE, question=question, title=paper.title, excerpt=excerpt)
+        yield paper, excerpt, llm.yes_probability(messages)

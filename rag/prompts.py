@@ -1,8 +1,9 @@
-"""Every prompt the product sends to an LLM, in one place."""
+"""Every prompt the product sends to an LLM, in one place: each a tuple of (role, template) messages, filled in
+by `messages` through langchain-core's ChatPromptTemplate."""
 
 from __future__ import annotations
 
-from langchain_core.prompts import ChatPromptTemplate
+import functools
 
 # The exact reply when the sources do not answer the question; tests and the abstention check use it.
 REFUSAL = "I don't know: the retrieved papers do not answer this."
@@ -15,27 +16,27 @@ SYSTEM = (
     f"each fact, like [2]. If the excerpts do not state the answer, reply only: {REFUSAL}"
 )
 
-ANSWER = ChatPromptTemplate.from_messages([
+ANSWER = (
     ("system", SYSTEM),
     ("human", "Excerpts:\n{sources}\n\nQuestion: {question}"),
-])
+)
 
 # "Which papers ...?" questions: each candidate paper is judged on its own; the question comes first so
 # the candidates of one question share a cached prefix.
-JUDGE = ChatPromptTemplate.from_messages([
+JUDGE = (
     ("system", "You check whether a research paper matches a request, from its title and an excerpt. "
                "Reply yes or no."),
     ("human", "Request: {question}\n\nPaper: {title}\n{excerpt}\n\nDoes the paper match the request?"),
-])
+)
 
 
 # When the model's answer cannot be verified, the evidence sentence closest to the question is judged on its
 # own and, when it answers, quoted verbatim (rag.quote).
-QUOTE_JUDGE = ChatPromptTemplate.from_messages([
+QUOTE_JUDGE = (
     ("system", "You check whether a sentence from a research paper answers a question. Reply yes or no."),
     ("human", "Question: {question}\n\nPaper: {title}\nSentence: {sentence}\n\nDoes the sentence answer the "
               "question?"),
-])
+)
 
 
 def format_source(number: int, title: str, passages: list[str]) -> str:
@@ -45,8 +46,24 @@ def format_source(number: int, title: str, passages: list[str]) -> str:
 # Follow-up questions ("which of those use LoRA?") are rewritten into one standalone question before
 # retrieval (rag.conversation). The prompt carries only the last turns' questions and a short prefix of
 # each answer: every prompt token costs time on a CPU.
-CONDENSE = ChatPromptTemplate.from_messages([
+CONDENSE = (
     ("system", "Rewrite the follow-up question so that it makes sense without the conversation: replace words "
                "like those, it or they by what they refer to. Reply with the question only, ending with ?"),
     ("human", "Conversation:\n{history}\n\nFollow-up question: {question}\nStandalone question:"),
-])
+)
+
+
+def messages(template: tuple[tuple[str, str], ...], **values: str) -> list[dict]:
+    """The OpenAI-style messages of `template` filled in with `values`."""
+    from langchain_core.messages import convert_to_openai_messages
+
+    return convert_to_openai_messages(_compiled(template).format_messages(**values))
+
+
+@functools.cache
+def _compiled(template: tuple[tuple[str, str], ...]):
+    # langchain-core is imported when a prompt is first filled in: its ~0.4 s of imports would otherwise come
+    # before the papers of every cold start, and a search needs no prompt.
+    from langchain_core.prompts import ChatPromptTemplate
+
+    return ChatPromptTemplate.from_messages(list(template))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from langchain_core.messages import convert_to_openai_messages
 
 from rag import prompts
 from rag.backends import LLM
@@ -42,9 +41,8 @@ def find_quote(llm: LLM, question: str, candidates: list[tuple[int, str]], sourc
                threshold: float) -> Quote | None:
     """The first candidate sentence the model judges to answer the question with P(yes) >= threshold."""
     for n, sentence in candidates:
-        messages = prompts.QUOTE_JUDGE.format_messages(question=question, title=sources[n - 1].title,
-                                                       sentence=sentence)
-        p_yes = llm.yes_probability(convert_to_openai_messages(messages))
+        p_yes = llm.yes_probability(prompts.messages(prompts.QUOTE_JUDGE, question=question,
+                                                     title=sources[n - 1].title, sentence=sentence))
         if p_yes >= threshold:
             return Quote(n, sentence, p_yes)
     return None
