@@ -2,7 +2,8 @@
 
 The model is exported once to ONNX (into the model cache, checked against sentence-transformers' own vectors),
 so embedding never imports torch: a question is embedded in milliseconds after a start of a fraction of a
-second, instead of after ~5 s of importing torch and sentence-transformers."""
+second, instead of after ~5 s of importing torch and sentence-transformers. `load_embedder` picks it (float or
+int8) or an embedding server (rag.backends.openai) by the settings."""
 
 from __future__ import annotations
 
