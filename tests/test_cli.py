@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -68,3 +70,13 @@ def test_every_setting_is_documented_in_the_readme():
 
     documented = set(re.findall(r"`RAG_([A-Z_0-9]+)`", (PROJECT_ROOT / "README.md").read_text()))
     assert {name.upper() for name in Settings.model_fields} <= documented
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(real_data_dir):
+    """`rag.ask … | head`: the reader goes away, and the user sees no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "rag.ask", "--retrieval-only", "which papers prune Llama?",
+                             "--data-dir", str(real_data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=PROJECT_ROOT)
+    proc.stdout.close()  # before the first line is written
+    _, stderr = proc.communicate(timeout=120)
+    assert "Error" not in stderr.decode() and proc.returncode == 141, stderr.decode()
