@@ -46,8 +46,8 @@ def test_server_vectors_are_unit_length_batched_and_the_same_alone_or_in_a_batch
 @pytest.mark.real
 def test_ingest_and_ask_through_the_embedding_server_and_the_index_keeps_its_embedder(embedding_url, tmp_path):
     seeds = load([SEED_FILE]).papers
-    papers = [p for p in seeds if p.title == MEXA] + [p for p in seeds if p.title != MEXA][:5]
-    corpus = tmp_path / "six.jsonl"
+    papers = [p for p in seeds if p.title == MEXA] + [p for p in seeds if p.title != MEXA][:2]
+    corpus = tmp_path / "three.jsonl"
     corpus.write_text("".join(json.dumps({"title": p.title, "abstract": p.abstract}) + "\n" for p in papers))
     server = ["--embedding-backend", "openai", "--embedding-url", embedding_url]
     data = ["--data-dir", str(tmp_path / "data")]
