@@ -1,5 +1,5 @@
 """LLM runtimes behind one small interface (`base.py`); one module per backend, imported on demand: each pulls
-in its own heavy runtime."""
+in its own heavy runtime. `openai.py` also holds the embedding server's client (`rag.embeddings.load_embedder`)."""
 
 from __future__ import annotations
 

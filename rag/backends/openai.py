@@ -1,5 +1,6 @@
 """Any OpenAI-compatible server (vLLM, llama.cpp's llama-server, OpenAI…) over HTTP: the server applies
-its own chat template. Plain httpx: two endpoints do not need the openai SDK."""
+its own chat template; its /embeddings endpoint can embed passages and questions too. Plain httpx: three endpoints
+do not need the openai SDK."""
 
 from __future__ import annotations
 
