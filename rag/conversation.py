@@ -20,7 +20,7 @@ from rag.backends import Usage
 from rag.listing import is_list_question
 from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
 from rag.retrieve import Filters
-from rag.text import MARKER
+from rag.text import MARKER, occurs
 
 HISTORY_TURNS = 2  # turns of the conversation shown to the rewriter
 ANSWER_PREFIX_CHARS = 160  # of each answer, in the rewrite prompt
@@ -173,7 +173,12 @@ class Conversation:
 
     def _described(self, words: str, listed: list[tuple[str, str]]) -> tuple[str, str]:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
-        did not show matches the description `words` clearly better."""
+        did not show matches the description `words` clearly better. Words that only one listed paper has verbatim
+        pick it: a short description ("the training-free one") is too little for a similarity to tell apart."""
+        abstracts = self.pipeline.index.abstracts([pid for pid, _ in listed])
+        verbatim = [paper for paper in listed if occurs(words, abstracts.get(paper[0], paper[1]))]
+        if len(verbatim) == 1:
+            return verbatim[0]
         retrieve = self.pipeline.retriever.search
         among = retrieve(words, 1, papers=[pid for pid, _ in listed]).papers
         anywhere = retrieve(words, 1, filters=self.filters).papers

@@ -154,3 +154,16 @@ def test_terminal_chat_streams_and_knows_its_commands(fake_cli, monkeypatch, cap
     assert out.count("Papers found") == 3 and out.count("(answered as: how was it evaluated? (about") == 1
     assert "New conversation." in out and out.count("Sources:") == 2  # the new conversation's "it" is unresolved
     assert out.rstrip().endswith("you>") and "\n(why: " in out.rsplit("New conversation.", 1)[1]
+
+
+
+def test_words_only_one_listed_paper_has_verbatim_pick_it(real_pipeline):
+    titles = ["AIM: Adaptive Inference of Multi-Modal LLMs via Token Merging and Pruning",
+              "Visual Perception by Large Language Model's Weights",
+              "Frozen Transformers in Language Models Are Effective Visual Encoder Layers"]
+    found = {p.title: p.paper_id for t in titles for p in real_pipeline.retrieve(t).papers}
+    listed = [(found[t], t) for t in titles]
+    conversation = conversation_after(real_pipeline, listed,
+                                      "Which papers try to cut the cost that visual tokens add to multimodal LLMs?")
+    # only AIM's abstract says "training-free"; by similarity alone a training-free paper on long inputs won
+    assert conversation.resolve("the training-free one: how big a FLOPs reduction does it get?").scope == listed[:1]
