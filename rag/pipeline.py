@@ -135,9 +135,9 @@ class Pipeline:
         start = time.perf_counter()
         question = clean_question(question)
         listing = not retrieval_only and (is_list_question(question) if listing is None else listing)
-        # "Which of those …": each paper of a scope the user already accepted is judged; the question's
-        # similarity to them ("need no calibration data?": 0.14) says nothing about the answer.
-        gated = not (listing and papers is not None)
+        # A scope the user already accepted ("which of those …", "how big a FLOPs reduction does it get?") is not
+        # gated by the question's similarity to it (0.14, 0.25): that says nothing about the answer.
+        gated = papers is None
         k = k or self.settings.k
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
                                           papers=papers, filters=filters)

@@ -68,7 +68,7 @@ def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
     assert answer.abstained and answer.text == prompts.REFUSAL and fake_pipeline.llm.calls == []
 
 
-def test_a_narrowed_list_is_judged_whatever_the_similarity(fake_pipeline):
+def test_a_scope_the_conversation_chose_is_answered_whatever_the_similarity(fake_pipeline):
     fake_pipeline.settings.min_score = 0.99
     scope = fake_pipeline.retrieve("structural pruning of large language models").papers
     answer = fake_pipeline.ask("which papers prune large language models?", papers=[p.paper_id for p in scope],
@@ -76,6 +76,9 @@ def test_a_narrowed_list_is_judged_whatever_the_similarity(fake_pipeline):
     assert not answer.abstained and {c.title for c in answer.citations} <= {p.title for p in scope}
     assert answer.citations
     assert fake_pipeline.ask("which papers prune large language models?").reason.startswith("the best passage")
+    # "how big a reduction does it get?" about the paper a follow-up resolved to
+    about_one = fake_pipeline.ask("how big a reduction does it get?", papers=[scope[0].paper_id])
+    assert not about_one.abstained and [c.title for c in about_one.citations] == [scope[0].title]
 
 
 def test_an_unverifiable_answer_becomes_a_quote_of_the_sentence_judged_to_answer(fake_pipeline, monkeypatch):
