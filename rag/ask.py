@@ -59,8 +59,9 @@ def print_events(events: Iterable) -> None:
 
 def print_citations(answer: Answer, streamed: str) -> None:
     """After the streamed text: the checked answer when the checks changed it, and why; then the sources."""
-    if answer.abstained:
-        print(f"\n\n{answer.text}\n(why: {answer.reason})")
+    if answer.abstained:  # the refusal once: the model may have streamed it already
+        refusal = "" if answer.text.strip() == streamed.strip() else f"{answer.text}\n"
+        print(f"\n\n{refusal}(why: {answer.reason})")
         if answer.closest:
             print(f"Closest passage, not an answer: {answer.closest}")
         return

@@ -5,6 +5,8 @@ import sys
 import pytest
 
 from rag import ask, ingest
+from rag.pipeline import Answer, Timings, Token
+from rag.prompts import REFUSAL
 
 from conftest import PROJECT_ROOT, run_module
 
@@ -80,3 +82,11 @@ def test_output_cut_short_by_its_reader_ends_quietly(real_data_dir):
     proc.stdout.close()  # before the first line is written
     _, stderr = proc.communicate(timeout=120)
     assert "Error" not in stderr.decode() and proc.returncode == 141, stderr.decode()
+
+
+@pytest.mark.parametrize("streamed", [REFUSAL, ""])
+def test_a_refusal_is_printed_once_with_its_reason(capsys, streamed):
+    refusal = Answer("q?", REFUSAL, [], [], Timings(), abstained=True, reason="the model found no answer")
+    ask.print_events([Token(streamed), refusal])
+    out = capsys.readouterr().out
+    assert out.count(REFUSAL) == 1 and "(why: the model found no answer)" in out
