@@ -1,8 +1,8 @@
 """Conversations: each new question is resolved against what the conversation knows before the LLM is asked.
 
 - A question that refers back is scoped to the papers of the previous answer: "which of those use LoRA?"
-  judges only those papers; "how was it evaluated?" or "the second one" or "the speech one" is answered
-  from that one paper.
+  judges only the papers of the last list; "how was it evaluated?" or "the second one" or "the speech one"
+  is answered from that one paper.
 - A question that stands on its own is answered as it is: no LLM call, and no old topic dragged in.
 - An elliptical follow-up ("what about German?") is rewritten by one short LLM call: the fallback.
 
@@ -152,8 +152,8 @@ class Conversation:
         listed = next((t.papers for t in reversed(self.turns) if len(t.papers) > 1), previous)
         if not self.turns:
             return Resolved(question, question, "standalone")
-        if previous and _NARROW.search(question):
-            return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed", previous, listing=True)
+        if listed and _NARROW.search(question):  # "those": the last list, also after a turn about one of them
+            return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed", listed, listing=True)
         if listed and (match := _POSITION.search(question)):
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
             if -len(listed) <= number <= len(listed) and number:

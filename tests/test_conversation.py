@@ -121,6 +121,12 @@ def test_narrowing_judges_only_the_previous_papers(fake_pipeline):
     assert [t.how for t in conversation.turns] == ["standalone", "narrowed"]
 
 
+def test_narrowing_after_a_turn_about_one_paper_judges_the_last_list_again(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A, B, C])
+    conversation.turns.append(Turn("how fast is it?", "how fast is it?", "subject", [A], "fast [1]."))
+    assert conversation.resolve("and which of those papers use LoRA?").scope == [A, B, C]
+
+
 def test_a_refused_turn_keeps_the_papers_of_the_turn_before(fake_pipeline):
     conversation = conversation_after(fake_pipeline, [A])
     conversation.turns.append(Turn("who wrote it?", "who wrote it?", "subject", [], "I don't know"))

@@ -153,7 +153,7 @@ def test_a_three_turn_conversation_stays_on_the_papers_being_discussed(chat_page
     listed = re.findall(r"^\[\d+\] (.+)$", bot(page).inner_text(), re.MULTILINE)
     sources = page.locator("#sources")
     ask(page, "which of those use knowledge distillation?")
-    expect(sources).to_contain_text("narrowing the previous answer", timeout=ANSWER_TIMEOUT)
+    expect(sources).to_contain_text("narrowing the last list", timeout=ANSWER_TIMEOUT)
     expect(sources).to_contain_text(DONE, timeout=ANSWER_TIMEOUT)
     expect(page.locator("#ask")).to_be_enabled()
     assert "Answered as: which papers use knowledge distillation?" in sources.inner_text()

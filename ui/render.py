@@ -41,7 +41,7 @@ def source_numbers(sources: Sequence[RetrievedPaper]) -> dict[str, int]:
 
 
 _HOW = {
-    "narrowed": "narrowing the previous answer: each of its papers is judged again",
+    "narrowed": "narrowing the last list: each of its papers is judged again",
     "subject": "a follow-up about the previous answer's paper",
     "position": "a follow-up about a paper of the previous answer, by its place",
     "description": "a follow-up about the paper of the previous answer that matches your description",
