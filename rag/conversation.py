@@ -1,8 +1,8 @@
 """Conversations: each new question is resolved against what the conversation knows before the LLM is asked.
 
-- A question that refers back is scoped to the papers of the previous answer: "which of those use LoRA?"
-  judges only the papers of the last list; "how was it evaluated?" or "the second one" or "the speech one"
-  is answered from that one paper.
+- A question that refers back is scoped to papers the conversation showed: "which of those use LoRA?" judges
+  only the papers of the last list; "how was it evaluated?" is answered from the previous answer's paper,
+  "the second one" or "the speech one" from that paper of the last list.
 - A question that stands on its own is answered as it is: no LLM call, and no old topic dragged in.
 - An elliptical follow-up ("what about German?") is rewritten by one short LLM call: the fallback.
 

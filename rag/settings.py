@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     temperature: float = Field(0.0, ge=0, description="sampling temperature; 0 is deterministic")
 
     # Answering
-    min_score: float = Field(0.3, description="best passage similarity below which the answer is the refusal, with no LLM call")
+    min_score: float = Field(0.3, description="best passage similarity below which the answer is the refusal, with "
+                             "no LLM call (not within papers a conversation chose)")
     list_candidates: int = Field(10, gt=0, description="papers judged one by one for a 'which papers ...?' question")
     list_threshold: float = Field(0.2, description="probability of 'yes' the best-ranked candidate needs to be listed")
     list_rank_step: float = Field(0.03, ge=0, description="added to list_threshold for each rank further down: the "
