@@ -10,7 +10,7 @@ import numpy as np
 
 from rag import prompts
 from rag.backends import LLM
-from rag.text import asking_clauses, sentences
+from rag.text import asking_clauses, counted_nouns, sentences
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
@@ -31,8 +31,14 @@ _IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|
                        r"benchmark|dataset)s?\b)", re.IGNORECASE)
 
 
+# "How many papers does the survey review?" asks a number that one paper states, not for a set of papers.
+_REVIEW = re.compile(r"\b(?:survey|review|overview|round-?up|meta-analysis)", re.IGNORECASE)
+
+
 def is_list_question(question: str) -> bool:
     """Whether the answer is a set of papers: "which papers …", or which paper the question describes."""
+    if _REVIEW.search(question) and any(_PAPERS.search(noun) for noun in counted_nouns(question)):
+        return False
     return _PAPERS.search(question) is not None or asks_which_paper(question)
 
 

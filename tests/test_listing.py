@@ -39,3 +39,15 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
 ])
 def test_questions_about_one_paper_are_not_list_questions(question):
     assert not is_list_question(question)
+
+
+@pytest.mark.parametrize("question", [
+    "how many research papers are covered in the overview of OpenAI's models?",
+    "The literature roundup on retrieval for LMs: how many papers does it review, and up to what year?",
+])
+def test_how_many_papers_a_review_covers_is_a_fact_of_that_review(question):
+    assert not is_list_question(question)
+
+
+def test_how_many_papers_do_something_is_still_a_list():
+    assert is_list_question("how many papers prune Llama?")
