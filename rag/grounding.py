@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import content_terms, marker_numbers, names, numbers, occurs, sentences, strip_markers
+from rag.text import (content_terms, counted_nouns, counts, counts_asked, marker_numbers, names, numbers,
+                      occurs, sentences, strip_markers)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -121,7 +122,23 @@ def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question
     for name in names(sentence):
         if not occurs(name, support) and not (occurs(name, question) and abbreviates(name, support)):
             return f"{name} is not in {where}"
-    return None
+    return miscounted(sentence, support, question, where)
+
+
+def miscounted(sentence: str, support: str, question: str, where: str) -> str | None:
+    """For a "how many X" question, a sentence whose numbers count something else, in its words and in the
+    source's: "four key aspects" does not say how many alignment algorithms. A bare number ("30") counts what
+    the source says it counts ("30 prominent language models")."""
+    asked = counted_nouns(question)
+    stated = counts(sentence)
+    if not asked or not stated:
+        return None
+    in_source = [pair for s in sentences(support) for pair in counts(s)]
+    for number, phrase in stated:
+        if counts_asked(phrase, asked) or any(n == number and counts_asked(p, asked) for n, p in in_source):
+            return None
+    number, phrase = stated[0]
+    return f"the question asks how many {' or '.join(asked)}; {where} gives {number} {' '.join(phrase)}".rstrip()
 
 
 def abbreviates(name: str, text: str) -> bool:

@@ -133,3 +133,53 @@ def occurs(term: str, text: str) -> bool:
         return True
     parts = [p for p in term.split("-") if len(p) > 1 and p != p.lower()]
     return "-" in term and bool(parts) and all(whole(p) for p in parts)
+
+
+# "how many GPU hours did …": the words after "how many", up to the verb or preposition that ends the noun phrase.
+_HOW_MANY = re.compile(r"\bhow\s+many\s+((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|"
+                       r"of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get)\b)[\w-]+\s*){1,4})",
+                       re.IGNORECASE)
+# Words that may stand between a number and what it counts: "180k hours", "10 million samples", "40x fewer tokens".
+_SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred", "thousands", "millions", "billions",
+          "hundreds", "x", "times", "additional", "extra", "more", "fewer", "less", "different", "distinct"}
+# Count nouns that research abstracts use for one another: a question's "examples" are the abstract's "samples".
+_SAME_COUNT = [{"exampl", "sampl", "instanc"}, {"paper", "public", "studi", "articl", "work"}, {"paramet", "param"}]
+_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,'\-][A-Za-z0-9]+)*")
+
+
+def counted_nouns(question: str) -> list[str]:
+    """What a "how many …" question counts: the last word of each part of its noun phrase ("how many Indian and
+    African languages": Indian, languages). Empty for any other question."""
+    match = _HOW_MANY.search(question)
+    if not match:
+        return []
+    parts = re.split(r"\s+(?:and|or)\s+|,\s*", match.group(1).strip())
+    return list(dict.fromkeys(part.split()[-1] for part in parts if part.split()))
+
+
+def counts(text: str) -> list[tuple[str, list[str]]]:
+    """(number, the words of what it counts) for each number of `text` in digits or words: the words after it,
+    past scales ("10 million samples"), up to the next stopword and at most three ("four key aspects in …")."""
+    words = _TOKEN.findall(MARKER.sub(" ", text))
+    found = []
+    for i, word in enumerate(words):
+        if not (word[0].isdigit() or _QUANTITY_WORD.fullmatch(word)):
+            continue
+        phrase: list[str] = []
+        for w in words[i + 1:]:
+            if w.casefold() in _SCALE and not phrase:
+                continue
+            if w.casefold() in _STOPWORDS or w[0].isdigit() or len(phrase) == 3:
+                break
+            phrase.append(w)
+        found.append((word, phrase))
+    return found
+
+
+def counts_asked(phrase: list[str], nouns: list[str]) -> bool:
+    """Whether a number's phrase names what the question counts, or a word research abstracts use for it."""
+    asked = set(_stemmer().stemWords([n.casefold() for n in nouns]))
+    for stem in _stemmer().stemWords([w.casefold() for w in phrase]):
+        if stem in asked or any(stem in group and asked & group for group in _SAME_COUNT):
+            return True
+    return False

@@ -133,3 +133,23 @@ def test_list_lines_are_sentences_of_their_own():
                      "how do they differ?", [source("FineQuant", "FineQuant uses 4 bits and reaches 3.65 times "
                                                                "higher throughput.")])
     assert [c.sentence for c in verified.checks][1:] == ["FineQuant uses 4 bits.", "It reaches 3.65 times higher throughput."]
+
+
+SURVEY = source("Aligning Multimodal LLM with Human Preference: A Survey",
+                "We explore four key aspects: the scenarios covered by alignment algorithms and the benchmarks used "
+                "to evaluate alignment algorithms. The model is tuned on 10 million samples.")
+
+
+def test_a_how_many_answer_must_count_what_the_question_counts():
+    verified = check("There are four key aspects of alignment algorithms [1].",
+                     "How many alignment algorithms does the survey catalogue?", [SURVEY])
+    assert verified.text == ""
+    assert verified.checks[0].dropped == "the question asks how many algorithms; [1] gives four key aspects"
+
+
+def test_a_count_may_use_the_papers_word_for_what_is_counted():
+    verified = check("It was tuned on 10 million instruction examples [1].",
+                     "How many instruction examples was it tuned on?", [SURVEY])
+    assert verified.text == "It was tuned on 10 million instruction examples [1]."
+    verified = check("It was tuned on 10 million samples [1].", "How many examples was it tuned on?", [SURVEY])
+    assert [c.dropped for c in verified.checks] == [None]
