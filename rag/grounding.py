@@ -142,9 +142,13 @@ def miscounted(sentence: str, support: str, question: str, where: str) -> str | 
 
 
 def abbreviates(name: str, text: str) -> bool:
-    """An upper-case name of two or three letters that starts a word of `text` (ID: identification)."""
-    return name.isupper() and 2 <= len(name) <= 3 and re.search(rf"\b{re.escape(name.lower())}[a-z]{{3,}}",
-                                                                text.lower()) is not None
+    """An upper-case name of two or three letters that starts a word of `text` (ID: identification) or whose
+    letters start its consecutive words (LM: language model; ASR: automatic speech recognition)."""
+    if not (name.isalpha() and name.isupper() and 2 <= len(name) <= 3):
+        return False
+    letters = name.lower()
+    initials = r"\s+".join(rf"{letter}[a-z]*" for letter in letters)
+    return re.search(rf"\b(?:{letters}[a-z]{{3,}}|{initials})\b", text.lower()) is not None
 
 
 def holds_a_fact(sentence: str, abstract: str) -> bool:

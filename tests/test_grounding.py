@@ -153,3 +153,15 @@ def test_a_count_may_use_the_papers_word_for_what_is_counted():
     assert verified.text == "It was tuned on 10 million instruction examples [1]."
     verified = check("It was tuned on 10 million samples [1].", "How many examples was it tuned on?", [SURVEY])
     assert [c.dropped for c in verified.checks] == [None]
+
+
+def test_an_abbreviation_from_the_question_may_stand_for_the_papers_words():
+    paper = source("Augmentation Invariant Discrete Representation for Generative Spoken Language Modeling",
+                   "We make the units of generative spoken language models robust to time-stretching. We evaluate "
+                   "speech-to-speech translation on Spanish-English and French-English.")
+    question = "which language pairs does the paper that makes speech-LM units hold up under time-stretching use?"
+    verified = check("The paper that makes speech-LM units hold up used Spanish-English and French-English [1].",
+                     question, [paper])
+    assert [c.dropped for c in verified.checks] == [None]
+    verified = check("Its TTS units used Spanish-English [1].", "Which TTS units were used?", [paper])
+    assert verified.checks[0].dropped == "TTS is not in [1]"
