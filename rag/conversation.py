@@ -36,6 +36,11 @@ _SET = rf"(?:those|these|them|the above|the\s+(?:[\w-]+\s+){{0,3}}?{_KINDS})(?:\
 # "which of those use LoRA?", "do any of them report LLaMA results?": the previous papers, judged again.
 _NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s+{_SET}\b(?!.*\b(?:best|most|least|"
                      r"fastest|largest|smallest|better|faster|worse)\b)", re.IGNORECASE)
+# What may come before "which of those": nothing that "those" could point to instead ("how many algorithms did they
+# test, and how many of those …" counts algorithms).
+_NARROW_LEAD = re.compile(r"^\W*(?:(?:ok(?:ay)?|great|thanks|thank you|cool|nice|and|so|now|then|also|well|do|does|did|"
+                          r"are|were|is|can|could)\W+)*$",
+                          re.IGNORECASE)
 _NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)  # "of those" -> "papers" in the question
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
              "5th": 5, "last": -1}
@@ -58,6 +63,11 @@ _SUBJECT = re.compile(r"\b(?:this|that)\b(?=\s+(?:take|took|need|needed|cost|req
                       r"model|method|approach|system|benchmark|dataset|framework|one)|the\s+(?:paper|work|study|model|"
                       r"method|approach|system|benchmark|dataset|framework)(?!\s+(?:that|which|who|with|for|on|about|"
                       r"from|in|of|where|whose|called|named|by|to)\b))\b", re.IGNORECASE)
+# A subject the question describes itself, before its "its": "what accuracy did the approach that classifies tables
+# reach on its tests?" asks about that approach, not the previous answer's paper.
+_OWN_SUBJECT = re.compile(r"\bthe\s+(?:[\w-]+\s+){0,2}(?:paper|work|study|model|method|approach|system|benchmark|"
+                          r"dataset|framework|technique|architecture|scheme|trick|algorithm)s?\s+(?:that|which|where|"
+                          r"whose)\b", re.IGNORECASE)
 # Fragments that only make sense after the last question: "what about German?", "and for code?", "why?"
 _ELLIPSIS = re.compile(r"^\s*(?:what about|how about|and (?:for|in|on|with|what|how)|same (?:for|with)|"
                        r"what else|why|how come)\b", re.IGNORECASE)
@@ -89,6 +99,12 @@ class Resolved:
     @property
     def scope_ids(self) -> list[str] | None:
         return [pid for pid, _ in self.scope] if self.scope else None
+
+
+def _narrows(question: str) -> bool:
+    """Whether the question opens by narrowing the previous papers: "which of those use LoRA?"."""
+    match = _NARROW.search(question)
+    return match is not None and _NARROW_LEAD.match(question[:match.start()]) is not None
 
 
 def description(question: str, match: re.Match) -> str:
@@ -152,7 +168,7 @@ class Conversation:
         listed = next((t.papers for t in reversed(self.turns) if len(t.papers) > 1), previous)
         if not self.turns:
             return Resolved(question, question, "standalone")
-        if listed and _NARROW.search(question):  # "those": the last list, also after a turn about one of them
+        if listed and _narrows(question):  # "those": the last list, also after a turn about one of them
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed", listed, listing=True)
         if listed and (match := _POSITION.search(question)):
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
@@ -163,7 +179,7 @@ class Conversation:
             return self._about(question, self._described(description(question, match), listed), "description")
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
-        if previous and _SUBJECT.search(question):
+        if previous and (pointer := _SUBJECT.search(question)) and not _OWN_SUBJECT.search(question, 0, pointer.start()):
             if len(previous) == 1 or re.search(r"\b(?:they|their|them)\b", question, re.IGNORECASE) is None:
                 return self._about(question, previous[0], "subject")
             return Resolved(question, question, "subject", previous)

@@ -37,6 +37,10 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     ("How much higher throughput does FineQuant reach?", "standalone", [], None),
     ("In the co-design that gives each block of weights its own number format, how big is a block?", "standalone",
      [], None),
+    ("Ok, which of those use LoRA?", "narrowed", [A, B, C], "Ok, which papers use LoRA?"),
+    # "those" are the algorithms, "they" the previous paper; the approach described is the subject of "its".
+    ("How many algorithms did they test, and how many of those avoided leakage?", "subject", [A, B, C], None),
+    ("What accuracy did the approach that classifies tables with an LLM reach on its tests?", "standalone", [], None),
 ])
 def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, how, scope, standalone):
     resolved = conversation_after(fake_pipeline, [A, B, C]).resolve(question)
