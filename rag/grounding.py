@@ -31,8 +31,8 @@ _REFUSAL_WORDS = re.compile(
 
 
 # A sentence that ends where its answer should be, with a marker instead: "… were released in [1]."
-_MARKER_AS_ANSWER = re.compile(r"\b(?:is|are|was|were|be|in|of|by|on|at|to|from|as|include|includes|called|named)"
-                               r"\s*(?:\[[^\]]*\]\s*)+[.!?]?\s*$", re.IGNORECASE)
+_MARKER_AS_ANSWER = re.compile(r"\b(?:is|are|was|were|be|in|of|by|on|at|to|from|as|include|includes|including|"
+                               r"called|named|like)\s*(?:\[[^\]]*\]\s*)+[.!?]?\s*$", re.IGNORECASE)
 
 
 # Questions whose answer may only pick among the question's own words: yes/no, or a choice "X or Y".

@@ -101,6 +101,8 @@ def test_a_sentence_whose_answer_is_only_a_marker_answers_nothing():
     verified = check("The six models used to test the method are [1].", "Which six models were used to test the method?",
                      [OWSM])
     assert verified.citations == [] and verified.checks[0].dropped == "its answer is only a citation marker"
+    verified = check("They come in various sizes, including [1].", "What sizes do they come in?", [OWSM])
+    assert verified.checks[0].dropped == "its answer is only a citation marker"
 
 
 def test_a_sentence_that_only_restates_a_wh_question_answers_nothing():
