@@ -36,8 +36,9 @@ _MARKER_AS_ANSWER = re.compile(r"\b(?:is|are|was|were|be|in|of|by|on|at|to|from|
 
 
 # Questions whose answer may only pick among the question's own words: yes/no, or a choice "X or Y".
-_CLOSED_QUESTION = re.compile(r"^\W*(?:is|are|was|were|do|does|did|can|could|has|have|had|should|will|would)\b"
-                              r"|\bor\b", re.IGNORECASE)
+_YES_NO = re.compile(r"^\W*(?:and\s+)?(?:is|are|was|were|do|does|did|can|could|has|have|had|should|will|would)\b",
+                     re.IGNORECASE)
+_CLOSED_QUESTION = re.compile(rf"{_YES_NO.pattern}|\bor\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,18 @@ class Check:
     sentence: str  # the model's sentence, without its markers
     cites: list[int]  # the sources it cites once checked; empty when dropped
     dropped: str | None = None  # why it was left out of the answer
+    restates: bool = False  # it adds no word to a closed question: a bare yes, no or choice
+
+
+def only_says_yes_or_no(question: str, checks: list[Check]) -> bool:
+    """An answer to a yes/no question whose kept sentences add nothing to it ("Yes, its approach beats subword
+    tokenizers on perplexity"): the words are all supported, so nothing checks whether yes or no is right."""
+    kept = [c for c in checks if not c.dropped]
+    return bool(kept) and all(c.restates for c in kept) and asks_yes_or_no(question)
+
+
+def asks_yes_or_no(question: str) -> bool:
+    return _YES_NO.search(question) is not None and re.search(r"\bor\b", question, re.IGNORECASE) is None
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
         if not claimed and not _CLOSED_QUESTION.search(question):  # a choice or yes/no answer may add no word
             checks.append(Check(bare, [], "it only restates the question"))
             continue
+        restates = not claimed
         claimed = claimed or terms
         support = [len(claimed & st) / len(claimed) for st in source_terms]
         cites = [n for n in dict.fromkeys(marked) if 1 <= n <= len(sources) and support[n - 1] >= SUPPORT_MIN]
@@ -95,7 +109,7 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
                       and len(claimed & terms_of_paper) / len(claimed) >= SUPPORT_MIN]
             if others and missing_fact(bare, cites + others, abstracts, question) is None:
                 cites, reason = cites + [n for n in others if holds_a_fact(bare, abstracts[n - 1])], None
-        checks.append(Check(bare, [] if reason else cites, reason))
+        checks.append(Check(bare, [] if reason else cites, reason, restates))
         if not reason:
             kept.append(with_markers(bare, cites))
     cited = resolve(" ".join(kept), sources)

@@ -14,7 +14,7 @@ from rag.corpus import clean
 from rag.embeddings import Embedder, load_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
-from rag.grounding import Check, is_refusal, verify
+from rag.grounding import Check, Verified, is_refusal, only_says_yes_or_no, verify
 from rag.index import Index
 from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
@@ -189,6 +189,8 @@ class Pipeline:
             verified = verify(raw, question, sources, [abstracts.get(p.paper_id, p.text) for p in sources])
             checks = verified.checks
             dropped = [c for c in checks if c.dropped]
+            if verified.citations and only_says_yes_or_no(question, checks):
+                return self._source_says(question, raw, sources, verified, papers, timings)
             if verified.citations:
                 reason = (f"{len(dropped)} of {len(checks)} sentences left out: "
                           + "; ".join(c.dropped for c in dropped)) if dropped else ""
@@ -201,7 +203,7 @@ class Pipeline:
             candidates = closest_sentences(question, sources, self.settings.quote_candidates)
             quote = find_quote(self.load_llm(), question, candidates, sources, self.settings.quote_threshold)
             if quote:
-                cited = resolve(quoted_text(quote), sources)
+                cited = resolve(quoted_text(quote.n, quote.sentence), sources)
                 return Answer(question, cited.text, cited.citations, papers, timings, 0, False, raw, checks, True,
                               f"{reason}; quoting the source sentence judged to answer the question "
                               f"(P(yes) {quote.p_yes:.2f}) instead")
@@ -210,6 +212,17 @@ class Pipeline:
                 closest = f"“{sentence.strip()}” ({sources[n - 1].title})"
         return Answer(question, prompts.REFUSAL, [], papers, timings, 0, True, raw, checks, reason=reason,
                       closest=closest)
+
+    def _source_says(self, question: str, raw: str, sources: list[RetrievedPaper], verified: Verified,
+                     papers: list[RetrievedPaper], timings: Timings) -> Answer:
+        """A bare yes or no, replaced by the cited sources' sentence closest to the question, quoted: the small model
+        gets the polarity wrong ("Yes, it beats subword tokenizers" of a paper that reports worse perplexity)."""
+        cited = sorted({c.n for c in verified.citations})
+        (k, sentence), = closest_sentences(question, [sources[n - 1] for n in cited], 1)
+        quoted = resolve(quoted_text(cited[k - 1], sentence), sources)
+        return Answer(question, quoted.text, quoted.citations, papers, timings, 0, False, raw, verified.checks, True,
+                      "the model's yes or no only restated the question, so nothing checked it; quoting the "
+                      f"sentence of [{cited[k - 1]}] closest to the question instead")
 
     def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
         return self.load_llm().stream(build_messages(question, sources), self.settings.max_answer_tokens, usage)

@@ -48,5 +48,5 @@ def find_quote(llm: LLM, question: str, candidates: list[tuple[int, str]], sourc
     return None
 
 
-def quoted_text(quote: Quote) -> str:
-    return f"“{quote.sentence.strip()}” [{quote.n}]"
+def quoted_text(n: int, sentence: str) -> str:
+    return f"“{sentence.strip()}” [{n}]"

@@ -115,3 +115,18 @@ def test_dropped_sentences_are_reported_and_the_rest_kept(fake_pipeline):
     answer = fake_pipeline.ask("structural pruning of large language models")
     assert not answer.abstained and "512" not in answer.text
     assert answer.reason == "1 of 2 sentences left out: number 512 is not in [1]"
+
+
+def test_a_bare_yes_is_replaced_by_the_cited_papers_sentence_that_bears_on_it(fake_pipeline):
+    fake_pipeline.llm.reply = "Yes, MaskLLM learns its semi-structured sparsity masks [1]."
+    answer = fake_pipeline.ask("Does MaskLLM learn its semi-structured sparsity masks?")
+    assert answer.quoted and not answer.abstained and answer.generated == fake_pipeline.llm.reply
+    assert answer.text.startswith("“") and answer.text.endswith(f"” [{answer.citations[0].n}]")
+    assert answer.citations[0].title.startswith("MaskLLM")
+    assert answer.reason.startswith("the model's yes or no only restated the question")
+
+
+def test_a_yes_that_adds_a_fact_is_checked_as_any_answer(fake_pipeline):
+    fake_pipeline.llm.reply = "Yes, MaskLLM learns its masks with Gumbel Softmax sampling [1]."
+    answer = fake_pipeline.ask("Does MaskLLM learn its semi-structured sparsity masks?")
+    assert not answer.quoted and answer.text == fake_pipeline.llm.reply
