@@ -25,10 +25,11 @@ on one only or other our over per same so some such than that the their them the
 to up us very was we were what when where whether which while who whom why will with within would yes you""".split())
 
 
-# A question that asks for a quantity: its answer is a sentence with a number in it.
+# A question that asks for a quantity: its answer is a sentence with a number in it. "Which saw more tokens?" and
+# "which gives the larger speedup?" compare two quantities.
 QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|large|big|small|fast|long|often)|by\s+how|what\s+(?:percentage|fraction|"
-                      r"share|proportion|score|size|number|amount)|what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up))\b",
-                      re.IGNORECASE)
+                      r"share|proportion|score|size|number|amount)|what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
+                      r"which\s+(?:\w+\s+){0,3}(?:more|larger|higher|bigger|fewer|lower|smaller))\b", re.IGNORECASE)
 
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.text import counted_nouns, counts
+from rag.text import QUANTITY, counted_nouns, counts
 
 
 @pytest.mark.parametrize("question, nouns", [
@@ -19,3 +19,12 @@ def test_each_number_counts_the_words_after_it_past_scales_and_up_to_a_stopword(
     assert counts("It uses 10 million samples of data and four key aspects in total [1].") == [
         ("10", ["samples"]), ("million", ["samples"]), ("four", ["key", "aspects"])]
     assert counts("It reaches 3.65 times higher throughput.") == [("3.65", ["higher", "throughput"])]
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Which saw more training tokens: GEB-1.3B or FLM-101B?", True),
+    ("which gives the larger speedup over plain decoding", True),
+    ("Which paper prunes Llama?", False),
+])
+def test_comparing_two_amounts_asks_for_a_quantity(question, asks):
+    assert (QUANTITY.search(question) is not None) == asks
