@@ -90,8 +90,9 @@ def body(abstract: str) -> str:
     return abstract.split("\n", 1)[1] if "\n" in abstract else ""
 
 
-def build_messages(question: str, evidence: list[RetrievedPaper]) -> list[dict]:
+def build_messages(question: str, evidence: list[RetrievedPaper], first: int = 1) -> list[dict]:
+    """The answer prompt, its excerpts numbered from `first` (an option of a choice question is source [2])."""
     sources = "\n\n".join(
         prompts.format_source(n, paper.title, [p.text for p in sorted(paper.passages, key=lambda p: p.position)])
-        for n, paper in enumerate(evidence, start=1))
+        for n, paper in enumerate(evidence, start=first))
     return prompts.messages(prompts.ANSWER, sources=sources, question=question)

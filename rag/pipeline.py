@@ -9,6 +9,7 @@ from typing import Iterator
 
 from rag import prompts
 from rag.backends import LLM, Usage, load_llm
+from rag.choice import Option, choice, option_papers
 from rag.cite import Citation, resolve
 from rag.corpus import clean
 from rag.embeddings import Embedder, load_embedder
@@ -141,12 +142,10 @@ class Pipeline:
         k = k or self.settings.k
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
                                           papers=papers, filters=filters)
-        papers = retrieval.papers
+        scope, papers = papers, retrieval.papers
         answering = not (listing or retrieval_only)  # a list shows each candidate; the rest read evidence
-        abstracts = self.index.abstracts([p.paper_id for p in papers]) if answering else {}
-        sources = select_evidence(question, retrieval.query_vec, papers, abstracts, self.embedder,
-                                  self.settings.evidence_tokens * 4, self.settings.evidence_rank_step
-                                  ) if answering else papers
+        options, sources, abstracts = self._evidence(question, retrieval, scope, filters) if answering else (
+            None, papers, {})
         yield Sources(retrieval, sources)
         timings = Timings(retrieve_ms=retrieval.ms)
         unsupported = "" if retrieval_only else (
@@ -161,7 +160,9 @@ class Pipeline:
             return
         usage = Usage()
         pieces: list[str] = []
-        generate = self._list_pieces(retrieval, sources) if listing else self._answer_pieces(question, sources, usage)
+        generate = (self._list_pieces(retrieval, sources) if listing else
+                    self._option_pieces(options, sources, usage) if options else
+                    self._answer_pieces(question, sources, usage))
         for piece in generate:
             if timings.first_token_s is None:
                 timings.first_token_s = time.perf_counter() - start
@@ -175,18 +176,36 @@ class Pipeline:
                             cited.dropped_markers, not cited.citations, raw,
                             reason="" if cited.citations else "no candidate paper was judged to match")
         else:
-            answer = self._checked(question, raw, retrieval, sources, abstracts, timings)
+            answer = self._checked(question, raw, retrieval, sources, abstracts, timings, parts=bool(options))
         timings.total_s = time.perf_counter() - start
         yield answer
 
+    def _evidence(self, question: str, retrieval: Retrieval, scope: list[str] | None, filters: Filters | None
+                  ) -> tuple[list[Option] | None, list[RetrievedPaper], dict[str, str]]:
+        """The excerpts the model reads, and the abstracts the checks read. A choice question's options (each
+        answered on its own) each get their paper's best sentences within an equal share of the budget."""
+        budget = self.settings.evidence_tokens * 4
+        asked = choice(question)
+        options = option_papers(asked, self.retriever, scope, filters) if asked else None
+        abstracts = self.index.abstracts([p.paper_id for p in retrieval.papers + [o.paper for o in options or []]])
+        if options:
+            sources = [paper for o in options for paper in select_evidence(
+                o.query, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
+            if len(sources) == len(options):
+                return options, sources, abstracts
+        return None, select_evidence(question, retrieval.query_vec, retrieval.papers, abstracts, self.embedder,
+                                     budget, self.settings.evidence_rank_step), abstracts
+
     def _checked(self, question: str, raw: str, retrieval: Retrieval, sources: list[RetrievedPaper],
-                 abstracts: dict[str, str], timings: Timings) -> Answer:
-        """The model's answer after the claim checks; else a quoted evidence sentence; else the refusal."""
+                 abstracts: dict[str, str], timings: Timings, parts: bool = False) -> Answer:
+        """The model's answer after the claim checks; else a quoted evidence sentence; else the refusal. `parts`:
+        the answer has one line per option of a choice question, and a line that refuses leaves the others."""
         papers = retrieval.papers
-        if is_refusal(raw):
+        answered = "\n".join(line for line in raw.splitlines() if not is_refusal(line)) if parts else raw
+        if not answered.strip() or is_refusal(answered):
             checks, reason = [], "the model found no answer in the excerpts"
         else:
-            verified = verify(raw, question, sources, [abstracts.get(p.paper_id, p.text) for p in sources])
+            verified = verify(answered, question, sources, [abstracts.get(p.paper_id, p.text) for p in sources])
             checks = verified.checks
             dropped = [c for c in checks if c.dropped]
             if verified.citations and only_says_yes_or_no(question, checks):
@@ -226,6 +245,18 @@ class Pipeline:
 
     def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
         return self.load_llm().stream(build_messages(question, sources), self.settings.max_answer_tokens, usage)
+
+    def _option_pieces(self, options: list[Option], sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
+        """One answer per option of a choice question, each from its own paper only, numbered as in `sources`,
+        one line each."""
+        for n, (option, source) in enumerate(zip(options, sources), start=1):
+            part = Usage()
+            question = prompts.OPTION_QUESTION.format(asked=option.asked, option=option.text)
+            yield from self.load_llm().stream(build_messages(question, [source], n), self.settings.max_answer_tokens,
+                                              part)
+            yield "\n" if n < len(options) else ""
+            usage.prompt_tokens += part.prompt_tokens
+            usage.completion_tokens += part.completion_tokens
 
     def _list_pieces(self, retrieval: Retrieval, candidates: list[RetrievedPaper]) -> Iterator[str]:
         """One line per candidate the LLM judges a match: '- Title [n]: key sentence'."""

@@ -21,6 +21,11 @@ ANSWER = (
     ("human", "Excerpts:\n{sources}\n\nQuestion: {question}"),
 )
 
+# One option of a choice question ("Which gives the larger speedup: Chimera or Token Recycling?"), asked of its
+# own paper without naming the other: the small model compares poorly, but reads one paper's figure well. Asked
+# "… Answer only for Token Recycling.", it refused or described both options.
+OPTION_QUESTION = "{asked} — what do the excerpts report for {option}?"
+
 # "Which papers ...?" questions: each candidate paper is judged on its own; the question comes first so
 # the candidates of one question share a cached prefix.
 JUDGE = (

@@ -26,7 +26,7 @@ class FakeEmbedder:
 
 
 class FakeLLM:
-    """Replies with a fixed text, or by default quotes the first sentence of excerpt 1 and cites it;
+    """Replies with a fixed text, or by default quotes the first sentence of the first excerpt and cites it;
     judges a paper a match when it shares a word with the request. Records the prompts it saw."""
 
     def __init__(self, reply: str | None = None):
@@ -37,9 +37,9 @@ class FakeLLM:
         self.calls.append(messages)
         usage.prompt_tokens = sum(len(m["content"]) // 4 for m in messages)
         reply = self.reply
-        if reply is None:
-            first = messages[-1]["content"].split("[1] ", 1)[1].split("\n")[1]
-            reply = first.split(". ")[0].rstrip(".") + " [1]."
+        if reply is None:  # the first excerpt, whatever its number ([2] for a choice question's second option)
+            number, text = re.search(r"^\[(\d+)\] .*\n(.*)", messages[-1]["content"], re.MULTILINE).groups()
+            reply = text.split(". ")[0].rstrip(".") + f" [{number}]."
         for word in re.findall(r"\S+\s*", reply):
             usage.completion_tokens += 1
             yield word

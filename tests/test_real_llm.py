@@ -136,3 +136,10 @@ def test_the_part_that_asks_picks_the_sentence_that_answers_a_described_question
     assert "90%" in best_sentence()
     monkeypatch.setattr(evidence, "ASKED_WEIGHT", 0.0)
     assert "90%" not in best_sentence()
+
+
+def test_a_choice_question_gets_each_options_figure_from_its_own_paper(real_pipeline):
+    answer = real_pipeline.ask("Which gives the larger speedup over plain autoregressive decoding: Chimera or "
+                               "Token Recycling?")
+    assert [c.title.split(":")[0] for c in answer.citations] == ["Chimera", "Turning Trash into Treasure"]
+    assert "2.7x" in answer.text and "2x" in answer.text.replace("2.7x", "")
