@@ -35,7 +35,8 @@ def test_ask_json_prints_the_answer_object(fake_cli, capsys):
     answer = json.loads(capsys.readouterr().out)
     assert set(answer) == {"question", "text", "citations", "retrieved", "timings", "dropped_markers", "abstained",
                            "generated", "checks", "quoted", "reason", "closest"}
-    assert answer["checks"] == [{"sentence": answer["text"].removesuffix(" [1].") + ".", "cites": [1], "dropped": None}]
+    assert answer["checks"] == [{"sentence": answer["text"].removesuffix(" [1].") + ".", "cites": [1], "dropped": None,
+                                 "restates": False}]
     assert answer["citations"][0]["title"] == answer["retrieved"][0]["title"]
     assert answer["citations"][0]["n"] == 1 and answer["citations"][0]["snippet"]
     assert set(answer["timings"]) == {"retrieve_ms", "first_token_s", "total_s", "prompt_tokens", "completion_tokens"}
