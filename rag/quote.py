@@ -15,7 +15,7 @@ import numpy as np
 from rag import prompts
 from rag.backends import LLM
 from rag.retrieve import RetrievedPaper
-from rag.text import QUANTITY, states_quantity
+from rag.text import QUANTITY, counts_what_is_asked, states_quantity
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,11 @@ class Quote:
 
 def closest_sentences(question: str, sources: list[RetrievedPaper], count: int) -> list[tuple[int, str]]:
     """The `count` evidence sentences likeliest to answer the question, as (source number, sentence). A question
-    that asks for a quantity is answered only by a sentence that states a number."""
+    that asks for a quantity is answered only by a sentence that states a number, of what it counts for a "how
+    many" question ("GPT-3" does not say how many papers a survey covers)."""
     quantity = QUANTITY.search(question) is not None
     pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages
-             if not quantity or states_quantity(passage.text)]
+             if not quantity or (states_quantity(passage.text) and counts_what_is_asked(passage.text, question))]
     if not pairs:
         return []
     scores = np.array([p.answer_score for _, p in pairs])

@@ -184,3 +184,9 @@ def counts_asked(phrase: list[str], nouns: list[str]) -> bool:
         if stem in asked or any(stem in group and asked & group for group in _SAME_COUNT):
             return True
     return False
+
+
+def counts_what_is_asked(text: str, question: str) -> bool:
+    """Whether `text` states a number of what a "how many" question counts; True for any other question."""
+    asked = counted_nouns(question)
+    return not asked or any(counts_asked(phrase, asked) for _, phrase in counts(text))

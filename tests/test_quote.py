@@ -10,9 +10,16 @@ def test_a_question_for_a_quantity_is_quoted_only_from_sentences_that_state_one(
     sources = [source("Survey of Multimodal Alignment", "The survey reviews alignment algorithms for multimodal models "
                       "in depth."),
                source("Alignment Datasets", "We identify four key aspects of constructing alignment datasets.")]
-    asked = "How many alignment algorithms does the survey review?"
+    asked = "How many aspects of alignment datasets does the survey review?"
     assert closest_sentences(asked, sources, 2) == [(2, sources[1].passages[0].text)]
     assert len(closest_sentences("Which alignment algorithms does the survey review?", sources, 2)) == 2
+
+
+def test_a_how_many_question_is_quoted_only_from_a_sentence_that_counts_what_it_asks():
+    sources = [source("Alignment Datasets", "We identify four key aspects of constructing alignment datasets."),
+               source("GPT-3 Survey", "We refer to GPT-3 and its successors as GLLMs.")]
+    assert closest_sentences("How many alignment algorithms does the survey review?", sources, 2) == []
+    assert closest_sentences("How many research papers does the GPT-3 survey cover?", sources, 2) == []
 
 
 def test_quantities_are_digits_or_number_words():
