@@ -111,7 +111,7 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
                 cites, reason = cites + [n for n in others if holds_a_fact(bare, abstracts[n - 1])], None
         checks.append(Check(bare, [] if reason else cites, reason, restates))
         if not reason:
-            kept.append(with_markers(bare, cites))
+            kept.append(with_markers(without_preamble(bare), cites))
     cited = resolve(" ".join(kept), sources)
     return Verified(cited.text, cited.citations, checks, dropped_markers)
 
@@ -167,6 +167,16 @@ def abbreviates(name: str, text: str) -> bool:
 
 def holds_a_fact(sentence: str, abstract: str) -> bool:
     return any(occurs(fact, abstract) for fact in numbers(sentence) + names(sentence))
+
+
+# "The excerpts report that X …", "According to the excerpts, X …": the answer is X; the sources are its markers.
+_PREAMBLE = re.compile(r"^(?:the\s+(?:excerpts?|sources?)\s+(?:report|state|say|show|mention|indicate)s?\s+that|"
+                       r"according\s+to\s+the\s+(?:excerpts?|sources?),)\s+", re.IGNORECASE)
+
+
+def without_preamble(sentence: str) -> str:
+    stripped = _PREAMBLE.sub("", sentence)
+    return stripped[:1].upper() + stripped[1:] if stripped != sentence else sentence
 
 
 def with_markers(sentence: str, cites: list[int]) -> str:

@@ -167,3 +167,9 @@ def test_an_abbreviation_from_the_question_may_stand_for_the_papers_words():
     assert [c.dropped for c in verified.checks] == [None]
     verified = check("Its TTS units used Spanish-English [1].", "Which TTS units were used?", [paper])
     assert verified.checks[0].dropped == "TTS is not in [1]"
+
+
+def test_a_preamble_about_the_excerpts_is_left_out_of_the_answer():
+    verified = check("The excerpts report that OWSM-CTC is trained on 180k hours of audio [1].",
+                     "How much audio is OWSM-CTC trained on?", [OWSM])
+    assert verified.text == "OWSM-CTC is trained on 180k hours of audio [1]."
