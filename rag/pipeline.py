@@ -252,9 +252,10 @@ class Pipeline:
         for n, (option, source) in enumerate(zip(options, sources), start=1):
             part = Usage()
             question = prompts.OPTION_QUESTION.format(asked=option.asked, option=option.text)
+            if n > 1:
+                yield "\n"
             yield from self.load_llm().stream(build_messages(question, [source], n), self.settings.max_answer_tokens,
                                               part)
-            yield "\n" if n < len(options) else ""
             usage.prompt_tokens += part.prompt_tokens
             usage.completion_tokens += part.completion_tokens
 
