@@ -18,7 +18,7 @@ from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
 from rag.text import (content_terms, counted_nouns, counts, counts_asked, marker_numbers, names, numbers,
-                      occurs, sentences, strip_markers)
+                      occurs, sentences, states_quantity, strip_markers)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -153,6 +153,15 @@ def miscounted(sentence: str, support: str, question: str, where: str) -> str | 
             return None
     number, phrase = stated[0]
     return f"the question asks how many {' or '.join(asked)}; {where} gives {number} {' '.join(phrase)}".rstrip()
+
+
+def states_no_count(question: str, answer: str) -> str | None:
+    """For a "how many X" question, an answer with no number at all, as a reason: "There are collections of
+    open-source implementations" does not say how many."""
+    asked = counted_nouns(question)
+    if asked and not states_quantity(strip_markers(answer)):
+        return f"the question asks how many {' or '.join(asked)}; the answer states no number"
+    return None
 
 
 def abbreviates(name: str, text: str) -> bool:

@@ -15,7 +15,7 @@ from rag.corpus import clean
 from rag.embeddings import Embedder, load_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
-from rag.grounding import Check, Verified, is_refusal, only_says_yes_or_no, verify
+from rag.grounding import Check, Verified, is_refusal, only_says_yes_or_no, states_no_count, verify
 from rag.index import Index
 from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
@@ -210,12 +210,13 @@ class Pipeline:
             dropped = [c for c in checks if c.dropped]
             if verified.citations and only_says_yes_or_no(question, checks):
                 return self._source_says(question, raw, sources, verified, papers, timings)
-            if verified.citations:
+            uncounted = states_no_count(question, verified.text) if verified.citations else None
+            if verified.citations and not uncounted:
                 reason = (f"{len(dropped)} of {len(checks)} sentences left out: "
                           + "; ".join(c.dropped for c in dropped)) if dropped else ""
                 return Answer(question, verified.text, verified.citations, papers, timings,
                               verified.dropped_markers, False, raw, checks, reason=reason)
-            reason = "no sentence of the model's answer is supported by its sources" + (
+            reason = uncounted or "no sentence of the model's answer is supported by its sources" + (
                 f" ({dropped[0].dropped})" if dropped else "")
         closest = ""
         if self.settings.quote_candidates:

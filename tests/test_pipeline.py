@@ -130,3 +130,10 @@ def test_a_yes_that_adds_a_fact_is_checked_as_any_answer(fake_pipeline):
     fake_pipeline.llm.reply = "Yes, MaskLLM learns its masks with Gumbel Softmax sampling [1]."
     answer = fake_pipeline.ask("Does MaskLLM learn its semi-structured sparsity masks?")
     assert not answer.quoted and answer.text == fake_pipeline.llm.reply
+
+
+def test_a_how_many_answer_without_any_number_is_refused_with_that_reason(fake_pipeline, monkeypatch):
+    fake_pipeline.llm.reply = "MaskLLM learns semi-structured sparsity masks [1]."
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.1)  # no sentence to quote
+    answer = fake_pipeline.ask("How many sparsity masks does MaskLLM learn?")
+    assert answer.abstained and answer.reason == "the question asks how many masks; the answer states no number"
