@@ -47,7 +47,7 @@ def marker_numbers(text: str) -> list[int]:
 
 def strip_markers(text: str) -> str:
     """The text without [n] markers and without the space they leave before punctuation."""
-    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
+    return re.sub(r" {2,}", " ", re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text))).strip()
 
 
 @lru_cache(maxsize=1)
@@ -161,13 +161,18 @@ def counted_nouns(question: str) -> list[str]:
 def counts(text: str) -> list[tuple[str, list[str]]]:
     """(number, the words of what it counts) for each number of `text` in digits or words: the words after it,
     past scales ("10 million samples"), up to the next stopword and at most three ("four key aspects in …")."""
-    words = _TOKEN.findall(MARKER.sub(" ", text))
+    text = MARKER.sub(" ", text)
+    tokens = list(_TOKEN.finditer(text))
     found = []
-    for i, word in enumerate(words):
+    for i, token in enumerate(tokens):
+        word = token.group()
         if not (word[0].isdigit() or _QUANTITY_WORD.fullmatch(word)):
             continue
         phrase: list[str] = []
-        for w in words[i + 1:]:
+        for before, after in zip(tokens[i:], tokens[i + 1:]):
+            w = after.group()
+            if text[before.end():after.start()].strip():  # punctuation ends the phrase ("four key aspects: …")
+                break
             if w.casefold() in _SCALE and not phrase:
                 continue
             if w.casefold() in _STOPWORDS or w[0].isdigit() or len(phrase) == 3:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.text import QUANTITY, counted_nouns, counts
+from rag.text import QUANTITY, counted_nouns, counts, strip_markers
 
 
 @pytest.mark.parametrize("question, nouns", [
@@ -28,3 +28,11 @@ def test_each_number_counts_the_words_after_it_past_scales_and_up_to_a_stopword(
 ])
 def test_comparing_two_amounts_asks_for_a_quantity(question, asks):
     assert (QUANTITY.search(question) is not None) == asks
+
+
+def test_punctuation_ends_what_a_number_counts():
+    assert counts("It covers four key aspects: application scenarios and benchmarks.") == [("four", ["key", "aspects"])]
+
+
+def test_a_marker_taken_out_leaves_no_double_space():
+    assert strip_markers("Yes, [1] demonstrates it [2].") == "Yes, demonstrates it."
