@@ -208,8 +208,9 @@ class Pipeline:
             verified = verify(answered, question, sources, [abstracts.get(p.paper_id, p.text) for p in sources])
             checks = verified.checks
             dropped = [c for c in checks if c.dropped]
-            if verified.citations and only_says_yes_or_no(question, checks):
-                return self._source_says(question, raw, sources, verified, papers, timings)
+            if verified.citations and only_says_yes_or_no(question, checks) and (
+                    quoted := self._source_says(question, raw, sources, verified, papers, timings)):
+                return quoted
             uncounted = states_no_count(question, verified.text) if verified.citations else None
             if verified.citations and not uncounted:
                 reason = (f"{len(dropped)} of {len(checks)} sentences left out: "
@@ -234,11 +235,15 @@ class Pipeline:
                       closest=closest)
 
     def _source_says(self, question: str, raw: str, sources: list[RetrievedPaper], verified: Verified,
-                     papers: list[RetrievedPaper], timings: Timings) -> Answer:
+                     papers: list[RetrievedPaper], timings: Timings) -> Answer | None:
         """A bare yes or no, replaced by the cited sources' sentence closest to the question, quoted: the small model
-        gets the polarity wrong ("Yes, it beats subword tokenizers" of a paper that reports worse perplexity)."""
+        gets the polarity wrong ("Yes, it beats subword tokenizers" of a paper that reports worse perplexity). None
+        when no sentence qualifies (a quantity asked, none stated)."""
         cited = sorted({c.n for c in verified.citations})
-        (k, sentence), = closest_sentences(question, [sources[n - 1] for n in cited], 1)
+        closest = closest_sentences(question, [sources[n - 1] for n in cited], 1)
+        if not closest:
+            return None
+        (k, sentence), = closest
         quoted = resolve(quoted_text(cited[k - 1], sentence), sources)
         return Answer(question, quoted.text, quoted.citations, papers, timings, 0, False, raw, verified.checks, True,
                       "the model's yes or no only restated the question, so nothing checked it; quoting the "

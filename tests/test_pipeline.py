@@ -137,3 +137,12 @@ def test_a_how_many_answer_without_any_number_is_refused_with_that_reason(fake_p
     monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.1)  # no sentence to quote
     answer = fake_pipeline.ask("How many sparsity masks does MaskLLM learn?")
     assert answer.abstained and answer.reason == "the question asks how many masks; the answer states no number"
+
+
+def test_a_bare_yes_with_no_sentence_to_quote_stays_the_checked_answer(fake_pipeline, monkeypatch):
+    from rag import pipeline
+
+    monkeypatch.setattr(pipeline, "closest_sentences", lambda question, sources, count: [])
+    fake_pipeline.llm.reply = "Yes, MaskLLM learns its semi-structured sparsity masks [1]."
+    answer = fake_pipeline.ask("Does MaskLLM learn its semi-structured sparsity masks?")
+    assert not answer.quoted and answer.text == fake_pipeline.llm.reply
