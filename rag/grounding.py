@@ -85,7 +85,7 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
     for sentence in sentences(answer):
         marked = marker_numbers(sentence)
         dropped_markers += sum(not 1 <= n <= len(sources) for n in marked)
-        bare = strip_markers(sentence)
+        bare = without_preamble(strip_markers(sentence))  # "The excerpts report that" claims nothing
         terms = content_terms(bare)
         if not terms:
             continue
@@ -111,7 +111,7 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
                 cites, reason = cites + [n for n in others if holds_a_fact(bare, abstracts[n - 1])], None
         checks.append(Check(bare, [] if reason else cites, reason, restates))
         if not reason:
-            kept.append(with_markers(without_preamble(bare), cites))
+            kept.append(with_markers(bare, cites))
     cited = resolve(" ".join(kept), sources)
     return Verified(cited.text, cited.citations, checks, dropped_markers)
 
@@ -178,14 +178,20 @@ def holds_a_fact(sentence: str, abstract: str) -> bool:
     return any(occurs(fact, abstract) for fact in numbers(sentence) + names(sentence))
 
 
-# "The excerpts report that X …", "According to the excerpts, X …": the answer is X; the sources are its markers.
-_PREAMBLE = re.compile(r"^(?:the\s+(?:excerpts?|sources?)\s+(?:report|state|say|show|mention|indicate)s?\s+that|"
-                       r"according\s+to\s+the\s+(?:excerpts?|sources?),)\s+", re.IGNORECASE)
+# "The excerpts report that X …", "According to the excerpts, X …", "Yes, [1] indicates that X": the answer is X
+# (after a yes or no); the sources are its markers.
+_PREAMBLE = re.compile(r"^((?:yes|no),?\s+)?(?:(?:the\s+(?:excerpts?|sources?)\s+)?(?:report|state|say|show|mention|"
+                       r"indicate)s?\s+that|according\s+to\s+the\s+(?:excerpts?|sources?),)\s+", re.IGNORECASE)
 
 
 def without_preamble(sentence: str) -> str:
-    stripped = _PREAMBLE.sub("", sentence)
-    return stripped[:1].upper() + stripped[1:] if stripped != sentence else sentence
+    """`sentence` (its markers stripped) without a preamble about the excerpts."""
+    match = _PREAMBLE.match(sentence)
+    if not match:
+        return sentence
+    rest = sentence[match.end():]
+    yes_no = match.group(1) or ""
+    return yes_no + rest if yes_no else rest[:1].upper() + rest[1:]
 
 
 def with_markers(sentence: str, cites: list[int]) -> str:

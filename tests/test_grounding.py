@@ -173,3 +173,21 @@ def test_a_preamble_about_the_excerpts_is_left_out_of_the_answer():
     verified = check("The excerpts report that OWSM-CTC is trained on 180k hours of audio [1].",
                      "How much audio is OWSM-CTC trained on?", [OWSM])
     assert verified.text == "OWSM-CTC is trained on 180k hours of audio [1]."
+
+
+def test_a_preamble_is_not_a_claim_the_source_must_hold():
+    # "excerpts" and "report" are no words of the source: counted as claims, they left "2.7T" a third of support.
+    paper = source("Large Concept Models: Language Modeling in a Sentence Representation Space",
+                   "We then scale one architecture to a model size of 7B parameters and training data of about "
+                   "2.7T tokens.")
+    verified = check("The excerpts report that the 7B Large Concept Model was trained on about 2.7T tokens.",
+                     "Which was pre-trained on more tokens: the 7B Large Concept Model or the speech-text model trained "
+                     "on synthetic interleaved data?", [paper])
+    assert [c.dropped for c in verified.checks] == [None]
+    assert verified.text == "The 7B Large Concept Model was trained on about 2.7T tokens [1]."
+
+
+def test_a_marker_as_subject_leaves_no_verb_without_its_subject():
+    verified = check("Yes, [1] indicates that OWSM-CTC is trained on 180k hours of public audio data.",
+                     "Is there a speech model trained on 180k hours of audio?", [OWSM])
+    assert verified.text == "Yes, OWSM-CTC is trained on 180k hours of public audio data [1]."
