@@ -28,7 +28,7 @@ to up us very was we were what when where whether which while who whom why will 
 # A question that asks for a quantity: its answer is a sentence with a number in it. "Which saw more tokens?" and
 # "which gives the larger speedup?" compare two quantities.
 QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|large|big|small|fast|long|often)|by\s+how|what\s+(?:percentage|fraction|"
-                      r"share|proportion|score|size|number|amount)|what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
+                      r"share|proportion|score|size|number|amount)s?|what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
                       r"which\s+(?:\w+\s+){0,3}(?:more|larger|higher|bigger|fewer|lower|smaller))\b", re.IGNORECASE)
 
 

@@ -25,8 +25,11 @@ def test_each_number_counts_the_words_after_it_past_scales_and_up_to_a_stopword(
     ("Which saw more training tokens: GEB-1.3B or FLM-101B?", True),
     ("which gives the larger speedup over plain decoding", True),
     ("Which paper prunes Llama?", False),
+    ("Are there telecom models? What sizes do they come in?", True),
+    ("What scores does it get?", True),
+    ("What sizeable gain is there?", False),
 ])
-def test_comparing_two_amounts_asks_for_a_quantity(question, asks):
+def test_comparing_amounts_or_asking_sizes_asks_for_a_quantity(question, asks):
     assert (QUANTITY.search(question) is not None) == asks
 
 
