@@ -190,7 +190,7 @@ class Pipeline:
         abstracts = self.index.abstracts([p.paper_id for p in retrieval.papers + [o.paper for o in options or []]])
         if options:
             sources = [paper for o in options for paper in select_evidence(
-                o.query, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
+                o.question, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
             if len(sources) == len(options):
                 return options, sources, abstracts
         return None, select_evidence(question, retrieval.query_vec, retrieval.papers, abstracts, self.embedder,
@@ -257,10 +257,9 @@ class Pipeline:
         one line each."""
         for n, (option, source) in enumerate(zip(options, sources), start=1):
             part = Usage()
-            question = prompts.OPTION_QUESTION.format(asked=option.asked, option=option.text)
             if n > 1:
                 yield "\n"
-            yield from self.load_llm().stream(build_messages(question, [source], n), self.settings.max_answer_tokens,
+            yield from self.load_llm().stream(build_messages(option.question, [source], n), self.settings.max_answer_tokens,
                                               part)
             usage.prompt_tokens += part.prompt_tokens
             usage.completion_tokens += part.completion_tokens

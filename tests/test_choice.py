@@ -1,4 +1,5 @@
-"""Choice questions ("Which …: A or B?"): each option answered on its own, from its own paper."""
+"""Questions about two papers ("Which …: A or B?", "What do A and B both …?"): each answered on its own, from its
+own paper."""
 
 import pytest
 
@@ -17,11 +18,34 @@ from fakes import ScriptedLLM
 ])
 def test_choice_questions_are_split_into_what_is_asked_and_two_options(question, asked, options):
     found = choice(question)
-    assert (found.asked, found.options) == (asked, options)
+    assert found.options == options
+    assert found.questions == tuple(prompts.OPTION_QUESTION.format(asked=asked, option=o) for o in options)
+
+
+@pytest.mark.parametrize("question, questions", [
+    ("Which retrieval benchmark do NV-Embed and Mistral-SPLADE both report results on?",
+     ("Which retrieval benchmark do NV-Embed report results on?",
+      "Which retrieval benchmark do Mistral-SPLADE report results on?")),
+    ("OWSM-CTC and Denoising LM are both about speech recognition - what criterion appears in both?",
+     ("what criterion appears in OWSM-CTC?", "what criterion appears in Denoising LM?")),
+    ("SpQR and EasyQuant both keep outliers - how many do they keep?",
+     ("how many do they keep — what do the excerpts report for SpQR?",
+      "how many do they keep — what do the excerpts report for EasyQuant?")),
+    ("What decoder is used both by the paper that tags entities (in some layers), and by the paper that expands "
+     "keywords and terms?", ("What decoder is used by paper that tags entities (in some layers)?",
+                             "What decoder is used by paper that expands keywords and terms?")),
+    ("The model with two encoders (one for content and one for speakers) and the CTC model: which speech model do "
+     "both build on?", ("which speech model do model with two encoders (one for content and one for speakers) build "
+                        "on?", "which speech model do CTC model build on?")),
+])
+def test_what_two_papers_both_do_is_asked_of_each_paper(question, questions):
+    assert choice(question).questions == questions
 
 
 @pytest.mark.parametrize("question", ["which papers prune Llama or Mistral?", "What is MEXA?",
-                                      "Did they use LoRA, or full fine-tuning?", "Is it faster: A or B?"])
+                                      "Did they use LoRA, or full fine-tuning?", "Is it faster: A or B?",
+                                      "Is there a model that handles both speech and text?",
+                                      "Are both papers about speech?"])
 def test_other_questions_are_not_choices(question):
     assert choice(question) is None
 
@@ -49,3 +73,17 @@ def test_an_option_the_model_cannot_answer_leaves_the_other(fake_pipeline):
 def test_options_that_find_the_same_paper_are_answered_as_one_question(fake_pipeline):
     fake_pipeline.ask("Which is larger: MaskLLM or MaskLLM's sparsity?")
     assert len(fake_pipeline.llm.calls) == 1
+
+
+def test_options_that_name_no_paper_are_not_asked_apart(fake_pipeline):
+    # "GLUE" and "SuperGLUE" are benchmarks: no title holds them, and one word describes no paper.
+    fake_pipeline.ask("What accuracy does MaskLLM reach on both GLUE and SuperGLUE?")
+    assert len(fake_pipeline.llm.calls) == 1
+
+
+def test_what_two_papers_both_report_is_answered_from_each(fake_pipeline):
+    answer = fake_pipeline.ask("Which sparsity do MaskLLM and SpQR both use?")
+    prompts_seen = [call[-1]["content"] for call in fake_pipeline.llm.calls]
+    assert [p.split("\n")[1].split(":")[0] for p in prompts_seen] == ["[1] MaskLLM", "[2] SpQR"]
+    assert prompts_seen[1].endswith("Question: Which sparsity do SpQR use?")
+    assert [c.title.split(":")[0] for c in answer.citations] == ["MaskLLM", "SpQR"]

@@ -9,6 +9,7 @@ from rag.corpus import load
 from rag.grounding import verify
 from rag.pipeline import Pipeline, Sources
 from rag.prompts import REFUSAL
+from rag.text import sentences
 
 from conftest import PROJECT_ROOT, SEEDS
 
@@ -143,3 +144,11 @@ def test_a_choice_question_gets_each_options_figure_from_its_own_paper(real_pipe
                                "Token Recycling?")
     assert [c.title.split(":")[0] for c in answer.citations] == ["Chimera", "Turning Trash into Treasure"]
     assert "2.7x" in answer.text and "2x" in answer.text.replace("2.7x", "")
+
+
+def test_what_two_papers_both_use_is_read_from_each_paper(real_pipeline):
+    answer = real_pipeline.ask("OWSM-CTC and Denoising LM are both about speech recognition - what decoding/training "
+                               "criterion appears in both?")
+    # Asked of both papers at once, the model refused; asked of each, it names CTC from OWSM-CTC's abstract.
+    assert {c.title.split(":")[0] for c in answer.citations} == {"OWSM-CTC", "Denoising LM"}
+    assert any("CTC" in s.replace("OWSM-CTC", "") and "[1]" in s for s in sentences(answer.text))
