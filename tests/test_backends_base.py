@@ -27,3 +27,16 @@ def test_the_yes_share_reads_the_first_tokens_alternatives():
     assert reply_yes_share(reply) == pytest.approx(0.75)
     with pytest.raises((KeyError, TypeError)):
         reply_yes_share({"choices": [{"logprobs": None}]})
+
+
+def test_a_llamacpp_reply_without_logprobs_is_one_clear_error():
+    import threading
+    from types import SimpleNamespace
+
+    from rag.backends.llamacpp import LlamaCppLLM
+
+    llm = LlamaCppLLM.__new__(LlamaCppLLM)  # no model: only the reply handling is under test
+    llm.lock = threading.Lock()
+    llm.server = SimpleNamespace(handle_chat_completions=lambda request: {"choices": [{"logprobs": None}]})
+    with pytest.raises(RuntimeError, match="no top_logprobs"):
+        llm.yes_probability([{"role": "user", "content": "yes?"}])

@@ -70,4 +70,7 @@ class LlamaCppLLM:
             reply = self.server.handle_chat_completions(yes_no_request(messages))
         if "error" in reply:
             raise RuntimeError(f"llama.cpp: {reply['error']}")
-        return reply_yes_share(reply)
+        try:
+            return reply_yes_share(reply)
+        except (KeyError, IndexError, TypeError):
+            raise RuntimeError("llama.cpp sent no top_logprobs for a yes/no judgement") from None
