@@ -259,8 +259,8 @@ class Pipeline:
             part = Usage()
             if n > 1:
                 yield "\n"
-            yield from self.load_llm().stream(build_messages(option.question, [source], n), self.settings.max_answer_tokens,
-                                              part)
+            messages = build_messages(option.question, [source], n)
+            yield from self.load_llm().stream(messages, self.settings.max_answer_tokens, part)
             usage.prompt_tokens += part.prompt_tokens
             usage.completion_tokens += part.completion_tokens
 
