@@ -59,9 +59,7 @@ def choice(question: str) -> Choice | None:
         if " or " in match["first"].casefold():
             return None
         options = tuple(_without_article(match[name]) for name in ("first", "second"))
-        asked = match["asked"].strip()
-        return Choice(options, tuple(OPTION_QUESTION.format(asked=asked, option=o) for o in options)) if all(
-            options) else None
+        return _asked_of_each(match["asked"].strip(), options) if all(options) else None
     if re.search(r"\bboth\b", question, re.IGNORECASE) is None:
         return None
     for pattern, build in ((_PAIR_FIRST, _asked_after), (_PAIR_INSIDE, _asked_around), (_PAIR_LAST, _asked_before)):
@@ -73,30 +71,35 @@ def choice(question: str) -> Choice | None:
 def _asked_after(match: re.Match) -> Choice | None:
     """"A and B are both about X - what appears in both?": "what appears in A?"; "how small are they?": "how small
     are they — what do the excerpts report for A?"."""
-    pair = split_pair(re.split(r"\s+(?:(?:are|were|is)\s+)?both\b", match["pair"], flags=re.IGNORECASE)[0])
+    pair = _split_pair(re.split(r"\s+(?:(?:are|were|is)\s+)?both\b", match["pair"], flags=re.IGNORECASE)[0])
     asked = match["asked"].strip().rstrip("?")
     if not pair:
         return None
     if re.search(r"\bboth\b", asked, re.IGNORECASE):
         return Choice(pair, tuple(re.sub(r"\bboth\b", o, asked, count=1, flags=re.IGNORECASE) + "?" for o in pair))
-    return Choice(pair, tuple(OPTION_QUESTION.format(asked=asked, option=o) for o in pair))
+    return _asked_of_each(asked, pair)
+
+
+def _asked_of_each(asked: str, options: tuple[str, str]) -> Choice:
+    """"Which gives the larger speedup — what do the excerpts report for Chimera?": what is asked, of one option."""
+    return Choice(options, tuple(OPTION_QUESTION.format(asked=asked, option=o) for o in options))
 
 
 def _asked_around(match: re.Match) -> Choice | None:
     """"Which benchmark do A and B both report results on?": "Which benchmark do A report results on?"."""
-    pair = split_pair(match["pair"])
+    pair = _split_pair(match["pair"])
     return Choice(pair, tuple(f"{match['head']} {o} {match['tail']}?" for o in pair)) if pair else None
 
 
 def _asked_before(match: re.Match) -> Choice | None:
     """"What model is used both by A and by B?": "What model is used by A?"."""
-    pair = split_pair(match["pair"])
+    pair = _split_pair(match["pair"])
     lead = re.match(rf"{_PREPOSITION}\s+", match["pair"], re.IGNORECASE)
     head = f"{match['head']} {lead.group(0).strip()}" if lead else match["head"]
     return Choice(pair, tuple(f"{head} {o}?" for o in pair)) if pair else None
 
 
-def split_pair(text: str) -> tuple[str, str] | None:
+def _split_pair(text: str) -> tuple[str, str] | None:
     """"A, and B" or "A and B" (at the first "and" outside brackets: a description may hold its own "and"), each
     without a leading preposition or article: ("the work on X", "the work that adds Y")."""
     parts = re.split(r",\s+and\s+", text, maxsplit=1)
