@@ -18,7 +18,7 @@ from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
 from rag.text import (content_terms, counted_nouns, counts, counts_asked, marker_numbers, names, numbers,
-                      occurs, sentences, states_quantity, strip_markers)
+                      occurs, sentences, states_quantity, strip_markers, urls, without_urls)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -122,8 +122,12 @@ def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question
     of up to 4" is not supported by "4 languages". A short capitalized abbreviation the sentence repeats from the
     question may stand for a word of the paper ("language ID": identification); a metric the paper never names
     may not (BLEU)."""
-    support = "\n".join(abstracts[n - 1] for n in cites)
+    cited = "\n".join(abstracts[n - 1] for n in cites)
+    support = without_urls(cited)  # a name or number inside a web address states nothing
     where = "".join(f"[{n}]" for n in cites)
+    for url in urls(sentence):
+        if url not in urls(cited):
+            return f"{url} is not in {where}"
     context = content_terms(sentence)
     if not context - set().union(*map(content_terms, numbers(sentence))):  # a bare value ("30") answers the question
         context = content_terms(question)

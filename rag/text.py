@@ -13,6 +13,9 @@ SENTENCE = re.compile(r"(?<=[.!?])(?<!\bvs\.)(?<!\b[eE]\.g\.)(?<!\b[iI]\.e\.)(?<
 MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
 
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+# A web address is one term of its own: its parts are no words, numbers or names of the text ("horseee" of
+# github.com/horseee/LLM-Pruner names no author).
+URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'\])]+", re.IGNORECASE)
 # A capitalized or mixed-case word that does not start a sentence: names of models, methods, datasets.
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][\w-]*|[a-z]+[A-Z][\w-]*)")
 # A sentence's first word is a name only when its case says so (LSLM, GPT-4, mT5), not because it is first.
@@ -58,9 +61,18 @@ def _stemmer():
 
 
 def content_terms(text: str) -> set[str]:
-    """Stemmed words that carry meaning: what a sentence claims, and what a source says."""
-    words = [w for w in _WORD.findall(MARKER.sub(" ", text).casefold()) if w not in _STOPWORDS]
-    return set(_stemmer().stemWords(words))
+    """Stemmed words that carry meaning, and whole web addresses: what a sentence claims, and what a source says."""
+    words = [w for w in _WORD.findall(MARKER.sub(" ", without_urls(text)).casefold()) if w not in _STOPWORDS]
+    return set(_stemmer().stemWords(words)) | set(urls(text))
+
+
+def urls(text: str) -> list[str]:
+    """The web addresses of a text, lower-cased, without the punctuation that ends their sentence."""
+    return list(dict.fromkeys(u.rstrip(".,;:!?").casefold() for u in URL.findall(text)))
+
+
+def without_urls(text: str) -> str:
+    return URL.sub(" ", text)
 
 
 # A number in digits or words ("four key aspects", "a seven-fold reduction", "twice as fast"). "One" is left out:
@@ -108,12 +120,12 @@ def states_quantity(text: str) -> bool:
 
 
 def numbers(text: str) -> list[str]:
-    return list(dict.fromkeys(NUMBER.findall(MARKER.sub(" ", text))))
+    return list(dict.fromkeys(NUMBER.findall(MARKER.sub(" ", without_urls(text)))))
 
 
 def names(sentence: str) -> list[str]:
     """Names a sentence states: capitalized or mixed-case words, the first word only if its case marks it."""
-    text = MARKER.sub(" ", sentence).strip()
+    text = MARKER.sub(" ", without_urls(sentence)).strip()
     found = [m.group(1) for m in _NAME.finditer(text)]
     if first := _FIRST_NAME.match(text):
         found.insert(0, first.group(1))

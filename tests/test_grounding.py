@@ -191,3 +191,22 @@ def test_a_marker_as_subject_leaves_no_verb_without_its_subject():
     verified = check("Yes, [1] indicates that OWSM-CTC is trained on 180k hours of public audio data.",
                      "Is there a speech model trained on 180k hours of audio?", [OWSM])
     assert verified.text == "Yes, OWSM-CTC is trained on 180k hours of public audio data [1]."
+
+
+PRUNER = source("LLM-Pruner: On the Structural Pruning of Large Language Models",
+                "We validate the LLM-Pruner on three LLMs, including LLaMA, Vicuna, and ChatGLM. The code is available "
+                "at: https://github.com/horseee/LLM-Pruner")
+
+
+def test_a_word_or_name_inside_a_web_address_supports_no_claim_but_the_address_itself_does():
+    verified = check("LLM-Pruner was proposed by horseee [1].", "Who proposed LLM-Pruner?", [PRUNER])
+    assert not verified.citations and verified.checks[0].dropped == "no source says this"
+    verified = check("LLM-Pruner was validated on LLaMA and Vicuna by Horseee [1].", "Who tested LLM-Pruner?",
+                     [PRUNER])
+    assert not verified.citations and verified.checks[0].dropped == "Horseee is not in [1]"
+    verified = check("The code is at https://github.com/horseee/LLM-Pruner.", "Where is the code of LLM-Pruner?",
+                     [PRUNER])
+    assert verified.text == "The code is at https://github.com/horseee/LLM-Pruner [1]."
+    verified = check("The code is at https://github.com/other/LLM-Pruner [1].", "Where is the code of LLM-Pruner?",
+                     [PRUNER])
+    assert not verified.citations

@@ -152,3 +152,10 @@ def test_what_two_papers_both_use_is_read_from_each_paper(real_pipeline):
     # Asked of both papers at once, the model refused; asked of each, it names CTC from OWSM-CTC's abstract.
     assert {c.title.split(":")[0] for c in answer.citations} == {"OWSM-CTC", "Denoising LM"}
     assert any("CTC" in s.replace("OWSM-CTC", "") and "[1]" in s for s in sentences(answer.text))
+
+
+def test_a_web_address_answers_where_the_code_is_but_names_no_author(real_pipeline):
+    answer = real_pipeline.ask("Who proposed LLM-Pruner?")  # the abstract names no author, only a GitHub user
+    assert "horseee" not in answer.text.casefold()
+    answer = real_pipeline.ask("Where can I find the code of LLM-Pruner?")
+    assert "https://github.com/horseee/LLM-Pruner" in answer.text and [c.title for c in answer.citations] == [PRUNER]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.text import QUANTITY, counted_nouns, counts, strip_markers
+from rag.text import QUANTITY, content_terms, counted_nouns, counts, names, numbers, strip_markers
 
 
 @pytest.mark.parametrize("question, nouns", [
@@ -39,3 +39,10 @@ def test_punctuation_ends_what_a_number_counts():
 
 def test_a_marker_taken_out_leaves_no_double_space():
     assert strip_markers("Yes, [1] demonstrates it [2].") == "Yes, demonstrates it."
+
+
+def test_a_web_address_is_one_term_and_holds_no_numbers_or_names():
+    text = "Code: https://github.com/Horseee/LLM-Pruner-2.0, data at www.example.org/v3. It is 3.65x faster."
+    assert {"https://github.com/horseee/llm-pruner-2.0", "www.example.org/v3"} <= content_terms(text)
+    assert not {"horseee", "github"} & content_terms(text)
+    assert numbers(text) == ["3.65"] and "Horseee" not in names(text)
