@@ -17,6 +17,7 @@ from typing import Iterator, Literal
 
 from rag import prompts
 from rag.backends import Usage
+from rag.evidence import names_paper
 from rag.listing import is_list_question
 from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
 from rag.retrieve import Filters
@@ -215,13 +216,15 @@ class Conversation:
     def stream(self, question: str, k: int | None = None, retrieval_only: bool = False
                ) -> Iterator[Resolved | Sources | Token | Answer]:
         """The resolved question first, then the pipeline's events; the answer is recorded as a turn whose
-        papers are those it cites (a retrieval-only turn: those it found)."""
+        papers are those it cites (a retrieval-only turn: those it found; a refusal: those the question names)."""
         resolved = self.resolve(clean_question(question), rewrite=not retrieval_only)
         yield resolved
         for event in self.pipeline.stream(resolved.standalone, k, retrieval_only, resolved.scope_ids,
                                           resolved.listing, self.filters):
             if isinstance(event, Answer):
-                papers = event.retrieved if retrieval_only else event.citations
+                # A refusal cites nothing, yet "who proposed LLM-Pruner?" leaves LLM-Pruner the subject of "its".
+                papers = (event.retrieved if retrieval_only else event.citations or
+                          [p for p in event.retrieved if names_paper(resolved.standalone, p.title)])
                 self.turns.append(Turn(resolved.question, resolved.standalone, resolved.how,
                                        [(p.paper_id, p.title) for p in papers], event.text))
             yield event

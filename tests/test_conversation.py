@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from rag import chat
+from rag import chat, prompts
 from rag.conversation import (_DESCRIPTION, Conversation, Turn, build_rewrite_messages, clean_rewrite, compact,
                               description)
 
@@ -14,6 +14,7 @@ from fakes import ScriptedLLM
 A = ("a", "Speech Paper: Listening While Speaking")
 B = ("b", "Quantization Paper: Four Bits Are Enough")
 C = ("c", "Pruning Paper: Removing Heads")
+PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
 
 
 def conversation_after(pipeline, papers, question="which papers study efficiency?"):
@@ -135,6 +136,16 @@ def test_a_refused_turn_keeps_the_papers_of_the_turn_before(fake_pipeline):
     conversation = conversation_after(fake_pipeline, [A])
     conversation.turns.append(Turn("who wrote it?", "who wrote it?", "subject", [], "I don't know"))
     assert conversation.resolve("how was it evaluated?").scope == [A]
+
+
+def test_a_refused_question_leaves_the_paper_it_names_as_the_subject(fake_pipeline):
+    fake_pipeline.llm = ScriptedLLM(prompts.REFUSAL, "The code is on GitHub [1].")
+    fake_pipeline.llm.yes_probability = lambda messages: 0.0  # no sentence is quoted in place of the refusal
+    conversation = Conversation(fake_pipeline)
+    _, refused = conversation.ask("Who proposed LLM-Pruner?")
+    resolved, _ = conversation.ask("Where can I find its code?")
+    assert refused.abstained and resolved.how == "subject"
+    assert [title for _, title in resolved.scope] == [PRUNER]
 
 
 def test_turns_round_trip_and_bad_history_is_a_value_error(fake_pipeline):

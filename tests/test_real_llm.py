@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from rag import evidence
+from rag.conversation import Conversation
 from rag.corpus import load
 from rag.grounding import verify
 from rag.pipeline import Pipeline, Sources
@@ -155,7 +156,9 @@ def test_what_two_papers_both_use_is_read_from_each_paper(real_pipeline):
 
 
 def test_a_web_address_answers_where_the_code_is_but_names_no_author(real_pipeline):
-    answer = real_pipeline.ask("Who proposed LLM-Pruner?")  # the abstract names no author, only a GitHub user
+    conversation = Conversation(real_pipeline)
+    _, answer = conversation.ask("Who proposed LLM-Pruner?")  # the abstract names no author, only a GitHub user
     assert "horseee" not in answer.text.casefold()
-    answer = real_pipeline.ask("Where can I find the code of LLM-Pruner?")
-    assert "https://github.com/horseee/LLM-Pruner" in answer.text and [c.title for c in answer.citations] == [PRUNER]
+    resolved, answer = conversation.ask("Where can I find its code?")  # "its": the paper the refused question named
+    assert resolved.how == "subject" and "https://github.com/horseee/LLM-Pruner" in answer.text
+    assert [c.title for c in answer.citations] == [PRUNER]
