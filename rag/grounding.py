@@ -125,9 +125,9 @@ def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question
     cited = "\n".join(abstracts[n - 1] for n in cites)
     support = without_urls(cited)  # a name or number inside a web address states nothing
     where = "".join(f"[{n}]" for n in cites)
-    for url in urls(sentence):
-        if url not in urls(cited):
-            return f"{url} is not in {where}"
+    in_source = urls(cited)
+    if unsupported := [url for url in urls(sentence) if url not in in_source]:
+        return f"{unsupported[0]} is not in {where}"
     context = content_terms(sentence)
     if not context - set().union(*map(content_terms, numbers(sentence))):  # a bare value ("30") answers the question
         context = content_terms(question)
