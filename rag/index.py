@@ -197,10 +197,14 @@ class Index:
         try:
             self.collection = self.client.get_or_create_collection(
                 settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
+            # One vector per paper, made from its whole abstract by the paper embedder (id: the paper's id).
+            self.paper_collection = self.client.get_or_create_collection(
+                f"{settings.collection}-papers", embedding_function=None, metadata={"hnsw:space": "cosine"})
         except Exception as e:
             raise UserError(f"cannot open the index at {self.location}: {first_line(e)}") from None
         if settings.chroma_url:
             self.collection = _ServerCollection(self.collection, settings.chroma_url)
+            self.paper_collection = _ServerCollection(self.paper_collection, settings.chroma_url)
         self.keyword = KeywordIndex(settings.data_dir / "bm25" / keyword_folder_name(settings))
         self._keyword_ready = False
         self._keyword_lock = threading.Lock()  # an ingest in the background and a question may both rebuild it
@@ -217,10 +221,11 @@ class Index:
     def count(self) -> int:
         return self.collection.count()
 
-    def use_embedder(self, name: str) -> None:
-        """Record which embedder makes the index's vectors, or refuse another one: its vectors would live in
-        another space, and every search would be silently wrong."""
-        metadata = dict(self.collection.metadata or {})
+    def use_embedder(self, name: str, papers: bool = False) -> None:
+        """Record which embedder makes the index's vectors (the passages', or with `papers` the papers'), or refuse
+        another one: its vectors would live in another space, and every search would be silently wrong."""
+        collection = self.paper_collection if papers else self.collection
+        metadata = dict(collection.metadata or {})
         recorded = metadata.get("embedder")
         if recorded == name:
             return
@@ -230,7 +235,7 @@ class Index:
         # A new index, or one made before indexes recorded it (the local default was the only embedder then).
         # The hnsw settings are fixed at creation and Chroma refuses to be told them again.
         kept = {key: value for key, value in metadata.items() if not key.startswith("hnsw:")}
-        self.collection.modify(metadata={**kept, "embedder": name})
+        collection.modify(metadata={**kept, "embedder": name})
 
     def subset(self, where: dict) -> Subset:
         """The passages that match a Chroma `where` (their vectors too, while all kept subsets fit the budget)."""
@@ -258,9 +263,10 @@ class Index:
             self._writes += 1
             self._subsets = {}
 
-    def ids_where(self, where: dict) -> set[str]:
-        """The passage ids that match a Chroma `where`, as Chroma holds them now."""
-        return set(self.collection.get(where=where, include=[])["ids"])
+    def papers_where(self, where: dict) -> dict[str, str]:
+        """The passages that match a Chroma `where`, as Chroma holds them now: passage id -> paper id."""
+        found = self.collection.get(where=where, include=["metadatas"])
+        return {cid: meta["paper_id"] for cid, meta in zip(found["ids"], found["metadatas"])}
 
     def ids_by_paper(self, paper_ids: list[str]) -> dict[str, set[str]]:
         """The passage ids of each of `paper_ids` that is indexed."""
@@ -294,6 +300,27 @@ class Index:
             self.invalidate_keyword_index()
             self.collection.delete(ids=ids)
             self._written()
+
+    def paper_versions(self, paper_ids: list[str]) -> dict[str, str]:
+        """The version (digest of title and abstract) each of `paper_ids` had when its paper vector was made."""
+        if not paper_ids:
+            return {}
+        found = self.paper_collection.get(ids=paper_ids, include=["metadatas"])
+        return {pid: meta["version"] for pid, meta in zip(found["ids"], found["metadatas"])}
+
+    def add_paper_vectors(self, paper_ids: list[str], versions: list[str], vectors: np.ndarray) -> None:
+        self.paper_collection.upsert(ids=paper_ids, embeddings=vectors,
+                                     metadatas=[{"version": version} for version in versions])
+
+    def paper_vectors(self, paper_ids: list[str]) -> dict[str, np.ndarray]:
+        if not paper_ids:
+            return {}
+        found = self.paper_collection.get(ids=paper_ids, include=["embeddings"])
+        return {pid: np.asarray(vector, dtype=np.float32) for pid, vector in zip(found["ids"], found["embeddings"])}
+
+    def delete_paper_vectors(self, paper_ids: list[str]) -> None:
+        if paper_ids:
+            self.paper_collection.delete(ids=paper_ids)
 
     def invalidate_keyword_index(self) -> None:
         """Before Chroma changes: an interrupted ingest leaves no stale keyword index on disk."""

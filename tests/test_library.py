@@ -57,7 +57,7 @@ def test_removing_a_source_removes_its_papers_from_both_searches(index):
     assert index.keyword_search("whale song", 5)
     assert library.remove_source(index, "nature.jsonl") == 2
     assert not index.keyword_search("whale glacier", 5)
-    assert not index.ids_where({"source": "nature.jsonl"})
+    assert not index.papers_where({"source": "nature.jsonl"})
     assert {p.source for p in library.papers(index)} == {SEED_FILE.name}
     with pytest.raises(UserError, match="no indexed papers come from 'nature.jsonl'"):
         library.remove_source(index, "nature.jsonl")
@@ -99,7 +99,7 @@ def test_a_filter_asked_before_an_ingest_sees_what_the_ingest_changed(index, set
     ingest([tmp_path / "more.jsonl"], settings, index, FakeEmbedder(), progress=False)
     assert index.count() == count
     assert index.get(index.dense_search(vector, 1, moved)).popitem()[1].title == RECORDS[0]["title"]
-    assert set(index.keyword_search("whale song", 5, moved)) == index.ids_where(moved)
+    assert set(index.keyword_search("whale song", 5, moved)) == set(index.papers_where(moved))
     library.remove_source(index, "more.jsonl")
     assert index.dense_search(vector, 5, moved) == [] and index.keyword_search("whale song", 5, moved) == []
 
@@ -132,7 +132,7 @@ def test_a_kept_subset_and_chromas_own_filter_rank_alike(index, monkeypatch):
     index.invalidate_keyword_index()  # drops the kept subsets
     assert index.subset(seeds_only).vectors is None
     assert index.dense_search(vector, 8, seeds_only) == kept and len(kept) == 8
-    assert set(kept) <= index.ids_where(seeds_only)
+    assert set(kept) <= set(index.papers_where(seeds_only))
 
 
 def test_a_date_range_leaves_out_undated_papers(fake_pipeline, tmp_path):

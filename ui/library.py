@@ -129,7 +129,7 @@ class LibraryService:
             job.state = "ingesting"
             batch = max(UPLOAD_BATCH, job.total // PROGRESS_STEPS)
             report = ingest([job.path], settings.model_copy(update={"batch_size": batch}), pipeline.index,
-                            pipeline.embedder, progress=False,
+                            pipeline.embedder, progress=False, paper_embedder=pipeline.paper_embedder,
                             on_batch=lambda so_far: setattr(job, "done", so_far.papers))
             self.version += 1  # before the job shows as done: a poll then sees the new library
             job.report, job.state = report, "done"
