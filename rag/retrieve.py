@@ -144,7 +144,8 @@ class Retriever:
         """Fuse the passages' ranking of the papers with the paper embedder's ranking of their whole abstracts
         (reciprocal rank fusion of the two rankings, the second weighted by paper_rank_weight).
         A short passage seldom holds all of a description ("the voice model you can interrupt"); the abstract
-        does. On the dev split this took paper hit@1 from 0.84 to 0.95 (eval/RESULTS.md)."""
+        does. On the dev split it took paper hit@1 from 0.84 to 0.94, yet not the answers (eval/RESULTS.md): off by
+        default."""
         if self.paper_embedder is None or not ranked:
             return ranked
         vectors = self.index.paper_vectors([p.paper_id for p in ranked])
