@@ -304,3 +304,19 @@ def test_a_conversion_of_another_file_of_the_same_name_is_not_used(tmp_path, mon
     bad.write_bytes(b"not a gguf at all")
     with pytest.raises(UserError, match="cannot convert"):
         converted(bad)
+
+
+def test_llamacpp_starts_from_the_answer_prompts_saved_prefix(small_gguf, monkeypatch, tmp_path):
+    from rag.backends.llamacpp import LlamaCppLLM, prefix_dir
+    from rag.evidence import build_messages
+    from conftest import source
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no prefix saved yet
+    settings = Settings(llm_model=small_gguf, n_ctx=1024)
+    LlamaCppLLM(settings)  # computes the prefix and saves it
+    assert len(list(prefix_dir().glob("*.bin"))) == 1
+    fresh = LlamaCppLLM(settings)  # a new llama.cpp context: its cache holds only what it restored
+    usage = Usage()
+    messages = build_messages("What is FineQuant?", [source(FINEQUANT, "FineQuant is a weight-only quantizer.")])
+    "".join(fresh.stream(messages, 4, usage))
+    assert usage.cached_tokens >= 50, usage  # the system message (~80 tokens) was not read again
