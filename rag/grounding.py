@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (content_terms, counted_nouns, counts, counts_asked, marker_numbers, names, numbers,
+from rag.text import (QUANTITY, content_terms, counted_nouns, counts, counts_asked, marker_numbers, names, numbers,
                       occurs, sentences, states_quantity, strip_markers, urls, without_urls)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
@@ -159,13 +159,36 @@ def miscounted(sentence: str, support: str, question: str, where: str) -> str | 
     return f"the question asks how many {' or '.join(asked)}; {where} gives {number} {' '.join(phrase)}".rstrip()
 
 
-def states_no_count(question: str, answer: str) -> str | None:
-    """For a "how many X" question, an answer with no number at all, as a reason: "There are collections of
-    open-source implementations" does not say how many."""
+def states_no_quantity(question: str, answer: str) -> str | None:
+    """For a question that asks a quantity, an answer that states none of its own, as a reason: "There are
+    collections of open-source implementations" does not say how many; "It took 770M parameters to distill the
+    770M model" only gives back the question's number."""
     asked = counted_nouns(question)
-    if asked and not states_quantity(strip_markers(answer)):
+    answer = strip_markers(answer)
+    if asked and not states_quantity(answer):
         return f"the question asks how many {' or '.join(asked)}; the answer states no number"
+    quantity = QUANTITY.search(question)
+    stated = numbers(answer)
+    if quantity and not quantity.group(0).lower().startswith("which") and stated and all(
+            occurs(n, question) for n in stated):  # "which … higher" picks one of the question's own
+        return f"the question asks {quantity.group(0).lower()}; the answer's only numbers ({', '.join(stated)}) " \
+               f"are the question's own"
     return None
+
+
+def missing_names(question: str, sources: list[RetrievedPaper], abstracts: list[str]) -> dict[int, list[str]]:
+    """For each source (numbered from 1), the question's names its abstract lacks and that are not another
+    source's subject (in that paper's title): "does it compare against CLIP?" cannot be answered by a sentence of
+    a paper that never names CLIP; "AST or SpQR?" names one paper each."""
+    asked = names(question)
+    missing = {}
+    for n, abstract in enumerate(abstracts, start=1):
+        others = [p.title for m, p in enumerate(sources, start=1) if m != n]
+        lacking = [name for name in asked if not (occurs(name, abstract) or abbreviates(name, abstract)) and not any(
+            occurs(name, title) or abbreviates(name, title) for title in others)]
+        if lacking:
+            missing[n] = lacking
+    return missing
 
 
 def abbreviates(name: str, text: str) -> bool:

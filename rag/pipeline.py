@@ -15,7 +15,8 @@ from rag.corpus import clean
 from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
-from rag.grounding import Check, Verified, is_refusal, only_says_yes_or_no, states_no_count, verify
+from rag.grounding import (Check, Verified, is_refusal, missing_names, only_says_yes_or_no,
+                           states_no_quantity, verify)
 from rag.index import Index
 from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
@@ -206,35 +207,43 @@ class Pipeline:
         """The model's answer after the claim checks; else a quoted evidence sentence; else the refusal. `parts`:
         the answer has one line per option of a choice question, and a line that refuses leaves the others."""
         papers = retrieval.papers
+        texts = [abstracts.get(p.paper_id, p.text) for p in sources]
+        lacking = missing_names(question, sources, texts)
         answered = "\n".join(line for line in raw.splitlines() if not is_refusal(line)) if parts else raw
         if not answered.strip() or is_refusal(answered):
             checks, reason = [], "the model found no answer in the excerpts"
         else:
-            verified = verify(answered, question, sources, [abstracts.get(p.paper_id, p.text) for p in sources])
+            verified = verify(answered, question, sources, texts)
             checks = verified.checks
             dropped = [c for c in checks if c.dropped]
-            if verified.citations and only_says_yes_or_no(question, checks) and (
+            says_yes_or_no = bool(verified.citations) and only_says_yes_or_no(question, checks)
+            unnamed = says_yes_or_no and lacks_names(lacking, [c.n for c in verified.citations])
+            if says_yes_or_no and not unnamed and (
                     quoted := self._source_says(question, raw, sources, verified, papers, timings)):
                 return quoted
-            uncounted = states_no_count(question, verified.text) if verified.citations else None
-            if verified.citations and not uncounted:
+            unanswered = (states_no_quantity(question, verified.text) or unnamed) if verified.citations else None
+            if verified.citations and not unanswered:
                 reason = (f"{len(dropped)} of {len(checks)} sentences left out: "
                           + "; ".join(c.dropped for c in dropped)) if dropped else ""
                 return Answer(question, verified.text, verified.citations, papers, timings,
                               verified.dropped_markers, False, raw, checks, reason=reason)
-            reason = uncounted or "no sentence of the model's answer is supported by its sources" + (
+            reason = unanswered or "no sentence of the model's answer is supported by its sources" + (
                 f" ({dropped[0].dropped})" if dropped else "")
         closest = ""
         if self.settings.quote_candidates:
-            candidates = closest_sentences(question, sources, self.settings.quote_candidates)
+            ranked = closest_sentences(question, sources)
+            candidates = [(n, s) for n, s in ranked if n not in lacking][:self.settings.quote_candidates]
             quote = find_quote(self.load_llm(), question, candidates, sources, self.settings.quote_threshold)
             if quote:
                 cited = resolve(quoted_text(quote.n, quote.sentence), sources)
                 return Answer(question, cited.text, cited.citations, papers, timings, 0, False, raw, checks, True,
                               f"{reason}; quoting the source sentence judged to answer the question "
                               f"(P(yes) {quote.p_yes:.2f}) instead")
-            if candidates:
-                n, sentence = candidates[0]
+            skipped = lacks_names(lacking, sorted({n for n, _ in ranked[:self.settings.quote_candidates]}))
+            if skipped and skipped not in reason:
+                reason = f"{reason}; none of their sentences is quoted: {skipped}"
+            if ranked:
+                n, sentence = ranked[0]
                 closest = f"“{sentence.strip()}” ({sources[n - 1].title})"
         return Answer(question, prompts.REFUSAL, [], papers, timings, 0, True, raw, checks, reason=reason,
                       closest=closest)
@@ -284,3 +293,13 @@ class Pipeline:
             if isinstance(event, Answer):
                 return event
         raise AssertionError("stream ended without an answer")
+
+
+def lacks_names(lacking: dict[int, list[str]], cited: list[int]) -> str:
+    """Why the cited sources cannot answer a question that names what they never mention, or ''."""
+    where: dict[str, list[int]] = {}
+    for n in dict.fromkeys(cited):
+        for name in lacking.get(n, []):
+            where.setdefault(name, []).append(n)
+    return "; ".join(f"the question names {name}, which {''.join(f'[{n}]' for n in ns)} never "
+                     f"mention{'s' if len(ns) == 1 else ''}" for name, ns in where.items())

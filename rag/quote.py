@@ -25,8 +25,9 @@ class Quote:
     p_yes: float
 
 
-def closest_sentences(question: str, sources: list[RetrievedPaper], count: int) -> list[tuple[int, str]]:
-    """The `count` evidence sentences likeliest to answer the question, as (source number, sentence). A question
+def closest_sentences(question: str, sources: list[RetrievedPaper], count: int | None = None
+                      ) -> list[tuple[int, str]]:
+    """The `count` (default: all) evidence sentences likeliest to answer the question, as (source number, sentence). A question
     that asks for a quantity is answered only by a sentence that states a number, of what it counts for a "how
     many" question ("GPT-3" does not say how many papers a survey covers)."""
     quantity = QUANTITY.search(question) is not None

@@ -17,7 +17,7 @@ NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
 # github.com/horseee/LLM-Pruner names no author).
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'\])]+", re.IGNORECASE)
 # A capitalized or mixed-case word that does not start a sentence: names of models, methods, datasets.
-_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][\w-]*|[a-z]+[A-Z][\w-]*)")
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b(?!I\b)([A-Z][\w-]*|[a-z]+[A-Z][\w-]*)")  # not the pronoun I
 # A sentence's first word is a name only when its case says so (LSLM, GPT-4, mT5), not because it is first.
 _FIRST_NAME = re.compile(r"^\W*([A-Za-z]+[A-Z0-9][\w-]*)")
 

@@ -3,7 +3,7 @@
 import pytest
 
 from rag import prompts
-from rag.grounding import is_refusal, verify
+from rag.grounding import is_refusal, missing_names, states_no_quantity, verify
 
 from conftest import source
 
@@ -210,3 +210,18 @@ def test_a_word_or_name_inside_a_web_address_supports_no_claim_but_the_address_i
     verified = check("The code is at https://github.com/other/LLM-Pruner [1].", "Where is the code of LLM-Pruner?",
                      [PRUNER])
     assert not verified.citations
+
+
+def test_a_quantity_answer_must_state_a_number_of_its_own():
+    question = "How long did it take to distill the 770M summarization model?"
+    assert states_no_quantity(question, "It took 770M parameters to distill the 770M model [1].") == (
+        "the question asks how long; the answer's only numbers (770) are the question's own")
+    assert states_no_quantity(question, "It took 3 days on 8 GPUs to distill the 770M model [1].") is None
+    assert states_no_quantity("Which reaches the higher ratio, 16x or 4x?", "The 16x one [1].") is None
+
+
+def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_another_source():
+    question = "Does the OWSM-CTC speech model beat CLIP and LSLM on language ID?"  # OWSM-CTC: the title of [1]
+    sources = [OWSM, LSLM]
+    assert missing_names(question, sources, [p.text for p in sources]) == {1: ["CLIP", "LSLM"], 2: ["CLIP", "ID"]}
+

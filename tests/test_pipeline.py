@@ -139,6 +139,23 @@ def test_a_how_many_answer_without_any_number_is_refused_with_that_reason(fake_p
     assert answer.abstained and answer.reason == "the question asks how many masks; the answer states no number"
 
 
+def test_a_quantity_answer_that_only_gives_back_the_questions_number_is_refused(fake_pipeline, monkeypatch):
+    fake_pipeline.llm.reply = "It took 15B parameters to train MaskLLM's semi-structured sparsity masks [1]."
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.1)  # no sentence to quote
+    answer = fake_pipeline.ask("How long did it take to train MaskLLM's masks on the 15B model?")
+    assert answer.abstained
+    assert answer.reason == "the question asks how long; the answer's only numbers (15) are the question's own"
+
+
+def test_a_yes_about_a_name_no_source_mentions_is_refused_and_nothing_is_quoted(fake_pipeline, monkeypatch):
+    fake_pipeline.llm.reply = "Yes, MaskLLM learns its semi-structured sparsity masks [1]."
+    judged = []
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: judged.append(messages) or 0.9)
+    answer = fake_pipeline.ask("Does MaskLLM learn its semi-structured sparsity masks better than Zorblax?")
+    assert answer.abstained and not answer.quoted and judged == []
+    assert answer.reason == "the question names Zorblax, which [1] never mentions"
+
+
 def test_a_bare_yes_with_no_sentence_to_quote_stays_the_checked_answer(fake_pipeline, monkeypatch):
     from rag import pipeline
 
