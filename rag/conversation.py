@@ -21,7 +21,7 @@ from rag.evidence import names_paper
 from rag.listing import is_list_question
 from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
 from rag.retrieve import Filters
-from rag.text import MARKER, occurs
+from rag.text import MARKER, content_terms, occurs
 
 HISTORY_TURNS = 2  # turns of the conversation shown to the rewriter
 ANSWER_PREFIX_CHARS = 160  # of each answer, in the rewrite prompt
@@ -42,6 +42,7 @@ _NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s
 _NARROW_LEAD = re.compile(r"^\W*(?:(?:ok(?:ay)?|great|thanks|thank you|cool|nice|and|so|now|then|also|well|do|does|did|"
                           r"are|were|is|can|could)\W+)*$",
                           re.IGNORECASE)
+_KIND_TERMS = content_terms("papers ones works studies models methods approaches reviews surveys")
 _NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)  # "of those" -> "papers" in the question
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
              "5th": 5, "last": -1}
@@ -170,7 +171,8 @@ class Conversation:
         if not self.turns:
             return Resolved(question, question, "standalone")
         if listed and _narrows(question):  # "those": the last list, also after a turn about one of them
-            return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed", listed, listing=True)
+            return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed",
+                            self._named_list(question) or listed, listing=True)
         if listed and (match := _POSITION.search(question)):
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
             if -len(listed) <= number <= len(listed) and number:
@@ -187,6 +189,14 @@ class Conversation:
         if rewrite and (_ELLIPSIS.search(question) or len(question.split()) <= 2):
             return Resolved(question, self.rewrite(question), "rewritten")
         return Resolved(question, question, "standalone")
+
+    def _named_list(self, question: str) -> list[tuple[str, str]] | None:
+        """The earlier list that "which of the vocabulary papers …" names by its words: the listing turn whose
+        question shares the most of them, the latest on a tie. None for "those" or "the reviews"."""
+        words = content_terms(_NARROW_SET.search(question).group(0)) - _KIND_TERMS
+        lists = [t for t in self.turns if len(t.papers) > 1]
+        best = max(reversed(lists), key=lambda t: len(words & content_terms(t.standalone)), default=None)
+        return best.papers if words and best and words & content_terms(best.standalone) else None
 
     def _described(self, words: str, listed: list[tuple[str, str]]) -> tuple[str, str]:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list

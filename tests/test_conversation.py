@@ -132,6 +132,15 @@ def test_narrowing_after_a_turn_about_one_paper_judges_the_last_list_again(fake_
     assert conversation.resolve("and which of those papers use LoRA?").scope == [A, B, C]
 
 
+def test_narrowing_the_list_the_question_names_by_its_words_not_the_last_one(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A, B, C], "which papers change a model's vocabulary?")
+    narrowed = "which papers rely on a hypernetwork?"
+    conversation.turns.append(Turn("which of these rely on a hypernetwork?", narrowed, "narrowed", [B, C], "B [1]."))
+    assert conversation.resolve("and which of the vocabulary papers use RoBERTa?").scope == [A, B, C]
+    assert conversation.resolve("and which of the reviews use RoBERTa?").scope == [B, C]  # a kind, not a topic
+    assert conversation.resolve("and which of those use RoBERTa?").scope == [B, C]
+
+
 def test_a_refused_turn_keeps_the_papers_of_the_turn_before(fake_pipeline):
     conversation = conversation_after(fake_pipeline, [A])
     conversation.turns.append(Turn("who wrote it?", "who wrote it?", "subject", [], "I don't know"))
