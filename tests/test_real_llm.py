@@ -10,7 +10,7 @@ from rag.corpus import load
 from rag.grounding import verify
 from rag.pipeline import Pipeline, Sources
 from rag.prompts import REFUSAL
-from rag.text import sentences
+from rag.text import numbers, occurs, sentences
 
 from conftest import PROJECT_ROOT, SEEDS
 
@@ -162,3 +162,18 @@ def test_a_web_address_answers_where_the_code_is_but_names_no_author(real_pipeli
     resolved, answer = conversation.ask("Where can I find its code?")  # "its": the paper the refused question named
     assert resolved.how == "subject" and "https://github.com/horseee/LLM-Pruner" in answer.text
     assert [c.title for c in answer.citations] == [PRUNER]
+
+
+def test_no_answer_about_a_name_comes_from_a_paper_that_never_mentions_it(real_pipeline):
+    answer = real_pipeline.ask("Does the work that drops a frozen LLM transformer block into image encoders "
+                               "compare against CLIP?")
+    cited = {c.paper_id for c in answer.citations}
+    abstracts = real_pipeline.index.abstracts(list(cited))
+    assert answer.abstained or all(occurs("CLIP", abstracts[pid]) for pid in cited), answer.text
+
+
+def test_a_quantity_answer_is_not_the_questions_own_number(real_pipeline):
+    question = ("How long did it take to distill the 770M summarization and paraphrasing model from the "
+                "off-the-shelf teacher?")
+    answer = real_pipeline.ask(question)
+    assert answer.abstained or any(not occurs(n, question) for n in numbers(answer.text)), answer.text
