@@ -171,8 +171,8 @@ def states_no_quantity(question: str, answer: str) -> str | None:
     stated = numbers(answer)
     if quantity and not quantity.group(0).lower().startswith("which") and stated and all(
             occurs(n, question) for n in stated):  # "which … higher" picks one of the question's own
-        return f"the question asks {quantity.group(0).lower()}; the answer's only numbers ({', '.join(stated)}) " \
-               f"are the question's own"
+        return (f"the question asks {quantity.group(0).lower()}; the answer's only numbers ({', '.join(stated)}) "
+                f"are the question's own")
     return None
 
 
@@ -180,15 +180,27 @@ def missing_names(question: str, sources: list[RetrievedPaper], abstracts: list[
     """For each source (numbered from 1), the question's names its abstract lacks and that are not another
     source's subject (in that paper's title): "does it compare against CLIP?" cannot be answered by a sentence of
     a paper that never names CLIP; "AST or SpQR?" names one paper each."""
-    asked = names(question)
+    def mentions(name: str, text: str) -> bool:
+        return occurs(name, text) or abbreviates(name, text)
+
     missing = {}
     for n, abstract in enumerate(abstracts, start=1):
         others = [p.title for m, p in enumerate(sources, start=1) if m != n]
-        lacking = [name for name in asked if not (occurs(name, abstract) or abbreviates(name, abstract)) and not any(
-            occurs(name, title) or abbreviates(name, title) for title in others)]
+        lacking = [name for name in names(question)
+                   if not mentions(name, abstract) and not any(mentions(name, title) for title in others)]
         if lacking:
             missing[n] = lacking
     return missing
+
+
+def lacks_names(lacking: dict[int, list[str]], cited: list[int]) -> str:
+    """Why the cited sources cannot answer a question that names what they never mention, or ''."""
+    where: dict[str, list[int]] = {}
+    for n in dict.fromkeys(cited):
+        for name in lacking.get(n, []):
+            where.setdefault(name, []).append(n)
+    return "; ".join(f"the question names {name}, which {''.join(f'[{n}]' for n in ns)} never "
+                     f"mention{'s' if len(ns) == 1 else ''}" for name, ns in where.items())
 
 
 def abbreviates(name: str, text: str) -> bool:

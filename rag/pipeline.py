@@ -15,7 +15,7 @@ from rag.corpus import clean
 from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
-from rag.grounding import (Check, Verified, is_refusal, missing_names, only_says_yes_or_no,
+from rag.grounding import (Check, Verified, is_refusal, lacks_names, missing_names, only_says_yes_or_no,
                            states_no_quantity, verify)
 from rag.index import Index
 from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
@@ -294,12 +294,3 @@ class Pipeline:
                 return event
         raise AssertionError("stream ended without an answer")
 
-
-def lacks_names(lacking: dict[int, list[str]], cited: list[int]) -> str:
-    """Why the cited sources cannot answer a question that names what they never mention, or ''."""
-    where: dict[str, list[int]] = {}
-    for n in dict.fromkeys(cited):
-        for name in lacking.get(n, []):
-            where.setdefault(name, []).append(n)
-    return "; ".join(f"the question names {name}, which {''.join(f'[{n}]' for n in ns)} never "
-                     f"mention{'s' if len(ns) == 1 else ''}" for name, ns in where.items())

@@ -27,9 +27,9 @@ class Quote:
 
 def closest_sentences(question: str, sources: list[RetrievedPaper], count: int | None = None
                       ) -> list[tuple[int, str]]:
-    """The `count` (default: all) evidence sentences likeliest to answer the question, as (source number, sentence). A question
-    that asks for a quantity is answered only by a sentence that states a number, of what it counts for a "how
-    many" question ("GPT-3" does not say how many papers a survey covers)."""
+    """The `count` (default: all) evidence sentences likeliest to answer the question, as (source number,
+    sentence). A question that asks for a quantity is answered only by a sentence that states a number, of what
+    it counts for a "how many" question ("GPT-3" does not say how many papers a survey covers)."""
     quantity = QUANTITY.search(question) is not None
     pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages
              if not quantity or (states_quantity(passage.text) and counts_what_is_asked(passage.text, question))]
