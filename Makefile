@@ -46,7 +46,7 @@ chat: setup
 test: setup paper-model browser
 	$(PY) -m pytest -q --durations=15
 
-# The edit loop: the tests with fake models only (no LLM, no browser; ~1 min).
+# The edit loop: the tests with fake models only (no LLM, no browser; ~40 s).
 test-fast: setup
 	$(PY) -m pytest -q -m "not real"
 
