@@ -315,7 +315,13 @@ def test_llamacpp_starts_from_the_answer_prompts_saved_prefix(small_gguf, monkey
     settings = Settings(llm_model=small_gguf, n_ctx=1024)
     LlamaCppLLM(settings)  # computes the prefix and saves it
     assert len(list(prefix_dir().glob("*.bin"))) == 1
+    actions = []
+    slot_action = LlamaCppLLM._slot_action
+    monkeypatch.setattr(LlamaCppLLM, "_slot_action",
+                        lambda self, action, name: actions.append((action, slot_action(self, action, name))) or
+                        actions[-1][1])
     fresh = LlamaCppLLM(settings)  # a new llama.cpp context: its cache holds only what it restored
+    assert actions == [("restore", True)]  # not computed and saved again
     usage = Usage()
     messages = build_messages("What is FineQuant?", [source(FINEQUANT, "FineQuant is a weight-only quantizer.")])
     "".join(fresh.stream(messages, 4, usage))

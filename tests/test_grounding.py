@@ -212,11 +212,14 @@ def test_a_word_or_name_inside_a_web_address_supports_no_claim_but_the_address_i
     assert not verified.citations
 
 
-def test_a_quantity_answer_must_state_a_number_of_its_own():
+def test_a_quantity_answer_must_state_a_quantity_of_its_own():
     question = "How long did it take to distill the 770M summarization model?"
     assert states_no_quantity(question, "It took 770M parameters to distill the 770M model [1].") == (
-        "the question asks how long; the answer's only numbers (770) are the question's own")
+        "the question asks how long; the answer's only quantities (770M) are the question's own")
     assert states_no_quantity(question, "It took 3 days on 8 GPUs to distill the 770M model [1].") is None
+    assert states_no_quantity(question, "It took three days to distill the 770M model [1].") is None
+    assert states_no_quantity("How many tokens was Llama 2 pretrained on?", "On 2 trillion tokens [1].") is None
+    assert states_no_quantity("How fast is the 4-bit model?", "The 4-bit model is twice as fast [1].") is None
     assert states_no_quantity("Which reaches the higher ratio, 16x or 4x?", "The 16x one [1].") is None
 
 

@@ -144,7 +144,7 @@ def test_a_quantity_answer_that_only_gives_back_the_questions_number_is_refused(
     monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.1)  # no sentence to quote
     answer = fake_pipeline.ask("How long did it take to train MaskLLM's masks on the 15B model?")
     assert answer.abstained
-    assert answer.reason == "the question asks how long; the answer's only numbers (15) are the question's own"
+    assert answer.reason == "the question asks how long; the answer's only quantities (15B) are the question's own"
 
 
 def test_a_yes_about_a_name_no_source_mentions_is_refused_and_nothing_is_quoted(fake_pipeline, monkeypatch):

@@ -6,7 +6,6 @@ import hashlib
 import json
 import queue
 import threading
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Iterator
@@ -63,10 +62,11 @@ class LlamaCppLLM:
         request = urllib.request.Request(f"{self.server.listening_address}/slots/0?action={action}",
                                          data=json.dumps({"filename": filename}).encode(),
                                          headers={"Content-Type": "application/json"})
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
         try:
-            with urllib.request.urlopen(request, timeout=10):
+            with direct.open(request, timeout=10):
                 return True
-        except (urllib.error.URLError, OSError):  # a cache: without it, the prefix is only computed again
+        except Exception:  # a cache: without it, the prefix is only computed again
             return False
 
     def stream(self, messages: list[dict], max_tokens: int, usage: Usage) -> Iterator[str]:
@@ -110,7 +110,11 @@ class LlamaCppLLM:
 
 
 def prefix_dir() -> Path:
-    """Where llama.cpp's saved prompt prefixes live (a few MB each)."""
+    """Where llama.cpp's saved prompt prefixes live (a few MB each); a folder that cannot be made only means that
+    nothing is saved there."""
     folder = cache_dir() / "llm-prefix"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
     return folder
