@@ -42,7 +42,7 @@ _NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s
 _NARROW_LEAD = re.compile(r"^\W*(?:(?:ok(?:ay)?|great|thanks|thank you|cool|nice|and|so|now|then|also|well|do|does|did|"
                           r"are|were|is|can|could)\W+)*$",
                           re.IGNORECASE)
-_KIND_TERMS = content_terms("papers ones works studies models methods approaches reviews surveys")
+_KIND_TERMS = content_terms(re.sub(r"\W+", " ", _KINDS))  # "the reviews" names a kind of paper, not a topic
 _NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)  # "of those" -> "papers" in the question
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
              "5th": 5, "last": -1}

@@ -18,7 +18,7 @@ from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
 from rag.text import (QUANTITY, content_terms, counted_nouns, counts, counts_asked, marker_numbers, names, numbers,
-                      occurs, sentences, states_quantity, strip_markers, urls, without_urls)
+                      occurs, quantities, sentences, states_quantity, strip_markers, urls, without_urls)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -169,29 +169,12 @@ def states_no_quantity(question: str, answer: str) -> str | None:
         return f"the question asks how many {' or '.join(asked)}; the answer states no number"
     quantity = QUANTITY.search(question)
     if quantity and not quantity.group(0).lower().startswith("which"):  # "which … higher" picks the question's own
-        own = set(_quantities(question))
-        stated = _quantities(answer)
+        own = set(quantities(question))
+        stated = quantities(answer)
         if stated and all(q in own for q in stated):
             return (f"the question asks {quantity.group(0).lower()}; the answer's only quantities "
                     f"({', '.join(dict.fromkeys(' '.join(q).strip() for q in stated))}) are the question's own")
     return None
-
-
-# A quantity as stated: a number with what is attached to it ("770M", "4-bit") or, bare, the word after it
-# ("2 trillion"), or a number word ("three", "twice"). "Llama 2" and "2 trillion" are different quantities.
-_QUANTITY = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*(?:[-\w%]*))\s*([A-Za-z]*)|\b(two|three|four|five|six|seven|eight|"
-                       r"nine|ten|eleven|twelve|twenty|thirty|fifty|dozens?|hundreds?|thousands?|millions?|billions?|"
-                       r"twice|half|double|triple)\b", re.IGNORECASE)
-
-
-def _quantities(text: str) -> list[tuple[str, str]]:
-    """Each quantity as (number, the word after a bare number): ("770M", ""), ("2", "trillion"), ("three", "")."""
-    found = []
-    for m in _QUANTITY.finditer(text):
-        number, after, word = m.groups()
-        bare = number is not None and re.fullmatch(r"[\d.,]+", number) is not None
-        found.append((number, after.lower() if bare else "") if number else (word.lower(), ""))
-    return found
 
 
 def missing_names(question: str, sources: list[RetrievedPaper], abstracts: list[str]) -> dict[int, list[str]]:

@@ -115,6 +115,23 @@ def _asking_starts(sentence: str) -> list[int]:
     return [i for i in starts if _ASKING.search(sentence[i:].strip())]
 
 
+# A quantity as stated: a number with what is attached to it ("770M", "4-bit") or, bare, the word after it
+# ("2 trillion": not the "2" of "Llama 2"), or a number word ("three", "twice").
+_STATED_QUANTITY = re.compile(rf"({NUMBER.pattern}[-\w%]*)\s*([A-Za-z]*)|({_QUANTITY_WORD.pattern})", re.IGNORECASE)
+
+
+def quantities(text: str) -> list[tuple[str, str]]:
+    """Each quantity as (number, the word after a bare number): ("770M", ""), ("2", "trillion"), ("three", "")."""
+    found = []
+    for m in _STATED_QUANTITY.finditer(text):
+        number, after, word = m.groups()
+        if number is None:
+            found.append((word.lower(), ""))
+        else:
+            found.append((number, after.lower() if NUMBER.fullmatch(number) else ""))
+    return found
+
+
 def states_quantity(text: str) -> bool:
     return bool(numbers(text)) or _QUANTITY_WORD.search(text) is not None
 

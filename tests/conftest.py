@@ -122,9 +122,13 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.real)
 
 
+def fake_settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, corpus=[SEEDS], min_score=0.0)  # fake similarities are low
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", corpus=[SEEDS], min_score=0.0)  # fake similarities are low
+    return fake_settings(tmp_path / "data")
 
 
 @pytest.fixture
@@ -148,7 +152,7 @@ def fake_index(tmp_path_factory) -> Path:
     """The seed corpus indexed once with the fake embedder (Chroma and BM25): each `fake_pipeline` starts from a
     copy of this data folder instead of ingesting again (~0.5 s a test)."""
     data_dir = tmp_path_factory.mktemp("fake-index") / "data"
-    settings = Settings(data_dir=data_dir, corpus=[SEEDS], min_score=0.0)
+    settings = fake_settings(data_dir)
     Pipeline(settings, llm=FakeLLM(), embedder=FakeEmbedder(), index=Index(settings)).ensure_index(progress=False)
     return data_dir
 
