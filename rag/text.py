@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# A sentence ends at . ! or ? unless the next word is plain lowercase or the dot ends vs. e.g. i.e. et al.
-SENTENCE = re.compile(r"(?<=[.!?])(?<!\bvs\.)(?<!\b[eE]\.g\.)(?<!\b[iI]\.e\.)(?<!\bal\.)\s+(?=[^\sa-z]|[a-z]+[A-Z0-9])")
+# A sentence ends at . ! or ? unless the next word is plain lowercase or the dot ends vs. e.g. i.e. et al. or
+# the "No." of "No. 1".
+SENTENCE = re.compile(r"(?<=[.!?])(?<!\bvs\.)(?<!\b[eE]\.g\.)(?<!\b[iI]\.e\.)(?<!\bal\.)(?!(?<=\bNo\.)\s+\d)\s+"
+                      r"(?=[^\sa-z]|[a-z]+[A-Z0-9])")
 
 # [1], [1, 2], [1][2], [Source 1], [sources 1; 3]
 MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
@@ -138,6 +140,25 @@ def states_quantity(text: str) -> bool:
 
 def numbers(text: str) -> list[str]:
     return list(dict.fromkeys(NUMBER.findall(MARKER.sub(" ", without_urls(text)))))
+
+
+_ENUMERATOR = re.compile(r"\(\d{1,2}\)")  # "(2) DARE can merge …" states no number
+
+
+def states_a_number(sentence: str) -> bool:
+    return bool(numbers(_ENUMERATOR.sub(" ", sentence)))
+
+
+def names_near(number: str, sentence: str, width: int = 6) -> list[str]:
+    """The names within `width` words of where `number` first stands in `sentence`: what the number is said of
+    ("beat BERT-large by 28.8 points on SuperGLUE"). None for a number inside a name (the 7 of LLaMA2-7B)."""
+    words = MARKER.sub(" ", without_urls(sentence)).split()
+    for i, word in enumerate(words):
+        if occurs(number, word):
+            if word.lstrip("(~$").startswith(tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")):
+                return []
+            return [name for name in names(" ".join(words[max(0, i - width):i + width + 1])) if not occurs(number, name)]
+    return []
 
 
 def names(sentence: str) -> list[str]:

@@ -122,6 +122,29 @@ def test_a_number_must_be_in_a_sentence_about_the_same_thing():
     assert verified.checks[0].dropped == "number 4 is in [1], but not about this"
 
 
+PPO = source("Improving the Language Understanding Capabilities of Large Language Models Using Reinforcement Learning",
+             "PPO exceeds zero-shot by 38.7 points on GLUE, while surpassing it by 28.8 points on SuperGLUE. "
+             "Additionally, PPO outperforms BERT-large by 2.7 points on GLUE and 9.3 points on SuperGLUE.")
+
+
+def test_a_number_is_dropped_when_another_figure_of_the_paper_is_the_one_said_of_its_names():
+    question = "by how many points did the policy-gradient-tuned LLaMA2-7B beat BERT-large on SuperGLUE"
+    verified = check("The tuned model beat BERT-large by 28.8 points on SuperGLUE [1].", question, [PPO])
+    assert verified.checks[0].dropped == "number 28.8 is in [1], but not said of BERT-large"
+    assert check("It beat BERT-large by 9.3 points on SuperGLUE [1].", question, [PPO]).text == (
+        "It beat BERT-large by 9.3 points on SuperGLUE [1].")
+
+
+def test_a_number_next_to_the_papers_own_name_or_restated_from_the_question_is_not_rebound():
+    quant = source("FineQuant: Fine-Grained Weight-Only Quantization",
+                   "FineQuant quantizes weights to 4 bits. It reaches up to 3.65 times higher throughput on GPUs.")
+    assert check("FineQuant reaches 3.65 times higher throughput on GPUs [1].", "How fast is FineQuant?",
+                 [quant]).text == "FineQuant reaches 3.65 times higher throughput on GPUs [1]."
+    question = "Did PPO beat BERT-large by 28.8 points on SuperGLUE, or by less?"
+    assert check("PPO beat BERT-large by 9.3 points rather than 28.8 on SuperGLUE [1].", question, [PPO]).text == (
+        "PPO beat BERT-large by 9.3 points rather than 28.8 on SuperGLUE [1].")
+
+
 def test_a_bare_number_is_about_what_the_question_asks():
     helm = source("Holistic Evaluation of Language Models",
                   "We benchmark 30 prominent language models. Results span 16 core scenarios.")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.text import QUANTITY, content_terms, counted_nouns, counts, names, numbers, strip_markers
+from rag.text import QUANTITY, content_terms, counted_nouns, counts, names, names_near, numbers, sentences, strip_markers
 
 
 @pytest.mark.parametrize("question, nouns", [
@@ -46,3 +46,16 @@ def test_a_web_address_is_one_term_and_holds_no_numbers_or_names():
     assert {"https://github.com/horseee/llm-pruner-2.0", "www.example.org/v3"} <= content_terms(text)
     assert not {"horseee", "github"} & content_terms(text)
     assert numbers(text) == ["3.65"] and "Horseee" not in names(text)
+
+
+def test_no_dot_before_a_number_ends_no_sentence():
+    assert sentences("It scored 69.32, ranking No. 1 on MTEB. No. It was second.") == [
+        "It scored 69.32, ranking No. 1 on MTEB.", "No.", "It was second."]
+
+
+def test_the_names_a_number_is_said_of_are_its_neighbours_but_not_a_name_it_is_part_of():
+    sentence = "Tuned with PPO, LLaMA2-7B beat BERT-large by 28.8 points on SuperGLUE across all the eight tasks of it."
+    assert names_near("28.8", sentence) == ["PPO", "LLaMA2-7B", "BERT-large", "SuperGLUE"]
+    assert names_near("28.8", sentence, width=4) == ["LLaMA2-7B", "BERT-large", "SuperGLUE"]
+    assert names_near("7", sentence) == []
+    assert names_near("28.8", sentence, width=2) == ["BERT-large"]
