@@ -8,6 +8,7 @@ import pytest
 from rag import chat, prompts
 from rag.conversation import (_DESCRIPTION, Conversation, Turn, build_rewrite_messages, clean_rewrite, compact,
                               description)
+from rag.pipeline import Pipeline
 
 from fakes import ScriptedLLM
 
@@ -167,7 +168,10 @@ def test_turns_round_trip_and_bad_history_is_a_value_error(fake_pipeline):
 def test_terminal_chat_json_runs_a_whole_conversation(fake_cli, monkeypatch, capsys):
     monkeypatch.setattr(chat, "Pipeline", __import__("rag.ask", fromlist=["Pipeline"]).Pipeline)
     monkeypatch.setattr("sys.stdin", io.StringIO("structural pruning of LLMs\n\n\nhow was it evaluated?\n" + "x" * 3000 + "\n"))
+    preloads = []
+    monkeypatch.setattr(Pipeline, "start_loading_llm", lambda self: preloads.append(self))
     assert chat.main(["--json", *fake_cli]) == 0
+    assert preloads == []  # piped questions are retrieved first, not slowed by a model load beside them
     first, second, bad = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert first["resolution"] == "standalone" and first["citations"]
     assert second["resolution"] == "subject" and second["scope"] == [first["citations"][0]["title"]]
