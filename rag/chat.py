@@ -26,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     filters = filters_from_flags(args)  # a bad date fails before anything loads
     pipeline = Pipeline(settings_from_flags(args))
-    if sys.stdin.isatty():  # load while the user types; piped questions are there at once, and a load beside
-        pipeline.start_loading_llm()  # retrieval (it holds the GIL) would only delay the first papers
+    # Load while the user types; piped questions are there at once, and a load beside retrieval (it holds the
+    # GIL) would only delay the first papers.
+    if sys.stdin is not None and sys.stdin.isatty():
+        pipeline.start_loading_llm()
     pipeline.ensure_index(progress=not args.json)
     conversation = Conversation(pipeline, filters=filters)
     if args.json:

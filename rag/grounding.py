@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (QUANTITY, content_terms, counted_nouns, counts, counts_asked, marker_numbers, names, names_near,
-                      numbers, occurs, quantities, sentences, states_a_number, states_quantity, strip_markers, urls,
+from rag.text import (QUANTITY, content_terms, counted_nouns, counts, counts_asked, figures, marker_numbers, names,
+                      names_near, numbers, occurs, quantities, sentences, states_quantity, strip_markers, urls,
                       without_urls)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
@@ -148,18 +148,26 @@ def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question
 
 
 def said_of_others(number: str, sentence: str, support: str, abstracts: list[str]) -> list[str]:
-    """The names `sentence` says `number` is about that another number's sentence of the sources states better
-    than any sentence with `number` does: "LLaMA2-7B beat BERT-large by 28.8 points on SuperGLUE" when the paper
-    says "outperforms BERT-large by … 9.3 points on SuperGLUE" and "surpassing these by 28.8 … on SuperGLUE" (a
-    small model often takes the neighbouring figure). The papers' own names (in their titles) are left out:
-    abstracts say "our method", not their name, next to their figures."""
+    """The names `sentence` says `number` is about that another figure of the same unit in the sources is said
+    of, in a sentence that states more of them than any sentence with `number` does: "beat BERT-large by 28.8
+    points on SuperGLUE" when the paper says "outperforms BERT-large by … 9.3 points on SuperGLUE" and "surpassing
+    these by 28.8 … points on SuperGLUE" (a small model often takes the neighbouring figure). The papers' own names
+    (in their titles) are left out: abstracts say "our method", not their name, next to their figures."""
     titles = "\n".join(abstract.split("\n", 1)[0] for abstract in abstracts)
     near = [name for name in names_near(number, sentence) if not occurs(name, titles)]
-    if not near:
+    in_support = sentences(support)
+    holding = [s for s in in_support if occurs(number, s)]
+    # "… is 6.72." has no unit of its own: the source's ("6.72 PPL") is it
+    unit = dict(figures(sentence)).get(number) or next((u for s in holding for n, u in figures(s) if n == number), "")
+    if not near or not unit:
         return []
-    stated = [s for s in sentences(support) if states_a_number(s)]
-    best_with = max(([n for n in near if occurs(n, s)] for s in stated if occurs(number, s)), key=len, default=[])
-    best = max(([n for n in near if occurs(n, s)] for s in stated), key=len, default=[])
+
+    def stated(s: str) -> list[str]:
+        return [name for name in near if occurs(name, s)]
+
+    best_with = max(map(stated, holding), key=len, default=[])
+    rivals = [s for s in in_support if any(u == unit and n != number for n, u in figures(s))]
+    best = max((stated(s) for s in rivals), key=len, default=[])
     return [name for name in best if name not in best_with] if len(best) > len(best_with) else []
 
 

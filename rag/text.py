@@ -7,9 +7,9 @@ import re
 from functools import lru_cache
 
 # A sentence ends at . ! or ? unless the next word is plain lowercase or the dot ends vs. e.g. i.e. et al. or
-# the "No." of "No. 1".
-SENTENCE = re.compile(r"(?<=[.!?])(?<!\bvs\.)(?<!\b[eE]\.g\.)(?<!\b[iI]\.e\.)(?<!\bal\.)(?!(?<=\bNo\.)\s+\d)\s+"
-                      r"(?=[^\sa-z]|[a-z]+[A-Z0-9])")
+# an abbreviation before a number ("No. 1", "Fig. 3").
+SENTENCE = re.compile(r"(?<=[.!?])(?<!\bvs\.)(?<!\b[eE]\.g\.)(?<!\b[iI]\.e\.)(?<!\bal\.)"
+                      r"(?!(?:(?<=\b[Nn]o\.)|(?<=\bEq\.)|(?<=\b(?:Fig|Sec|Tab)\.))\s+\d)\s+(?=[^\sa-z]|[a-z]+[A-Z0-9])")
 
 # [1], [1, 2], [1][2], [Source 1], [sources 1; 3]
 MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
@@ -142,22 +142,34 @@ def numbers(text: str) -> list[str]:
     return list(dict.fromkeys(NUMBER.findall(MARKER.sub(" ", without_urls(text)))))
 
 
-_ENUMERATOR = re.compile(r"\(\d{1,2}\)")  # "(2) DARE can merge …" states no number
+_ENUMERATOR = re.compile(r"\(\d{1,2}\)")
+_FIGURE = re.compile(r"^[~$≈]?(\d+(?:[.,]\d+)*)([-\w%]*)$")
+_EDGE = "()[],;:.!?\"'"
 
 
-def states_a_number(sentence: str) -> bool:
-    return bool(numbers(_ENUMERATOR.sub(" ", sentence)))
+def figures(text: str) -> list[tuple[str, str]]:
+    """Each number the text states with its unit: what is attached to it or, bare, the next word ("3.65x": x,
+    "28.8 points": points). Not the digits of a name (the 3 of GPT-3, the 7 of LLaMA2-7B) nor an enumerator
+    ("(2) DARE can merge …")."""
+    raw = MARKER.sub(" ", without_urls(text)).split()
+    words = [w.strip(_EDGE) for w in raw]
+    found = []
+    for i, word in enumerate(words):
+        if (m := _FIGURE.match(word)) and not _ENUMERATOR.fullmatch(raw[i]):
+            unit = m.group(2).lstrip("-") or (words[i + 1] if i + 1 < len(words) else "")
+            found.append((m.group(1), unit.lower()))
+    return found
 
 
 def names_near(number: str, sentence: str, width: int = 6) -> list[str]:
-    """The names within `width` words of where `number` first stands in `sentence`: what the number is said of
-    ("beat BERT-large by 28.8 points on SuperGLUE"). None for a number inside a name (the 7 of LLaMA2-7B)."""
-    words = MARKER.sub(" ", without_urls(sentence)).split()
-    for i, word in enumerate(words):
-        if occurs(number, word):
-            if word.lstrip("(~$").startswith(tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")):
-                return []
-            return [name for name in names(" ".join(words[max(0, i - width):i + width + 1])) if not occurs(number, name)]
+    """The names within `width` words of `number` in its clause of `sentence`: what the number is said of
+    ("and BERT-large by 9.3 points on SuperGLUE"). None for a number inside a name (the 7 of LLaMA2-7B)."""
+    for clause in _CLAUSE.split(MARKER.sub(" ", without_urls(sentence))):
+        words = clause.split()
+        for i, word in enumerate(words):
+            if (m := _FIGURE.match(word.strip(_EDGE))) and m.group(1) == number:
+                return [name for name in names(" ".join(words[max(0, i - width):i + width + 1]))
+                        if not occurs(number, name)]
     return []
 
 

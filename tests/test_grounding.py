@@ -135,11 +135,23 @@ def test_a_number_is_dropped_when_another_figure_of_the_paper_is_the_one_said_of
         "It beat BERT-large by 9.3 points on SuperGLUE [1].")
 
 
+def test_a_number_is_rebound_only_to_a_figure_of_its_unit_said_of_its_own_clauses_names():
+    question = "How did PPO do against zero-shot prompting and BERT-large?"
+    answer = "PPO beat zero-shot by 38.7 points, and BERT-large by 9.3 points on SuperGLUE [1]."
+    assert check(answer, question, [PPO]).text == answer  # each figure with the names of its own clause
+    baselines = source("Baselines", "We compare with GPT-3 and PaLM on MMLU. Our model reaches 72.1 on MMLU.")
+    answer = "Compared with GPT-3 and PaLM, the model reaches 72.1 on MMLU [1]."
+    assert check(answer, "What does it reach on MMLU?", [baselines]).text == answer  # GPT-3's 3 is no figure
+
+
 def test_a_number_next_to_the_papers_own_name_or_restated_from_the_question_is_not_rebound():
     quant = source("FineQuant: Fine-Grained Weight-Only Quantization",
-                   "FineQuant quantizes weights to 4 bits. It reaches up to 3.65 times higher throughput on GPUs.")
-    assert check("FineQuant reaches 3.65 times higher throughput on GPUs [1].", "How fast is FineQuant?",
-                 [quant]).text == "FineQuant reaches 3.65 times higher throughput on GPUs [1]."
+                   "FineQuant needs 2 times less memory on GPUs. It reaches up to 3.65 times higher throughput on GPUs.")
+    answer = "FineQuant reaches 3.65 times higher throughput on GPUs [1]."
+    assert check(answer, "How fast is it?", [quant]).text == answer
+    renamed = source("Fine-Grained Weight-Only Quantization", quant.text)  # the name is not its title's here
+    assert check(answer, "How fast is it?", [renamed]).checks[0].dropped == (
+        "number 3.65 is in [1], but not said of FineQuant")
     question = "Did PPO beat BERT-large by 28.8 points on SuperGLUE, or by less?"
     assert check("PPO beat BERT-large by 9.3 points rather than 28.8 on SuperGLUE [1].", question, [PPO]).text == (
         "PPO beat BERT-large by 9.3 points rather than 28.8 on SuperGLUE [1].")

@@ -185,4 +185,5 @@ def test_a_figure_from_the_neighbouring_sentence_is_not_given_as_the_one_asked(r
     answer = real_pipeline.ask(question)
     assert "28.8" not in answer.text, answer.text
     assert answer.abstained or "9.3" in answer.text, answer.text
-    assert "not said of BERT-large" in answer.reason
+    if "28.8" in answer.generated:
+        assert "not said of BERT-large" in answer.reason
