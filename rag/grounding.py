@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (QUANTITY, content_terms, counted_nouns, counts, counts_asked, figures, marker_numbers, names,
-                      names_near, numbers, occurs, quantities, sentences, states_quantity, strip_markers, urls,
-                      without_urls)
+from rag.text import (QUANTITY, content_terms, counted_nouns, counts, counts_asked, figures, marker_numbers,
+                      name_after, names, names_near, numbers, occurs, quantities, sentences, states_quantity,
+                      strip_markers, urls, without_urls)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -161,6 +161,12 @@ def said_of_others(number: str, sentence: str, support: str, abstracts: list[str
     unit = dict(figures(sentence)).get(number) or next((u for s in holding for n, u in figures(s) if n == number), "")
     if not near or not unit:
         return []
+    # "by 2.7 points on SuperGLUE" when the paper has "2.7 points on GLUE and 9.3 points on SuperGLUE"
+    on = name_after(number, sentence)
+    if on in near and all((after := name_after(number, s)) and not occurs(on, after) for s in holding) and any(
+            u == unit and n != number and name_after(n, s) and occurs(on, name_after(n, s))
+            for s in in_support for n, u in figures(s)):
+        return [on]
 
     def stated(s: str) -> list[str]:
         return [name for name in near if occurs(name, s)]

@@ -161,6 +161,18 @@ def figures(text: str) -> list[tuple[str, str]]:
     return found
 
 
+def name_after(number: str, sentence: str, within: int = 4) -> str | None:
+    """The first name within `within` words after `number` in its clause: what the figure is on ("2.7 points on
+    GLUE")."""
+    for clause in _CLAUSE.split(MARKER.sub(" ", without_urls(sentence))):
+        words = [w.strip(_EDGE) for w in clause.split()]
+        for i, word in enumerate(words):
+            if (m := _FIGURE.match(word)) and m.group(1) == number:
+                found = set(names(clause))
+                return next((w for w in words[i + 1:i + 1 + within] if w in found), None)
+    return None
+
+
 def names_near(number: str, sentence: str, width: int = 6) -> list[str]:
     """The names within `width` words of `number` in its clause of `sentence`: what the number is said of
     ("and BERT-large by 9.3 points on SuperGLUE"). None for a number inside a name (the 7 of LLaMA2-7B)."""

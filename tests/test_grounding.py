@@ -135,6 +135,14 @@ def test_a_number_is_dropped_when_another_figure_of_the_paper_is_the_one_said_of
         "It beat BERT-large by 9.3 points on SuperGLUE [1].")
 
 
+def test_a_figure_is_not_given_as_the_one_on_a_benchmark_another_figure_is_on():
+    answer = "PPO outperforms BERT-large by 2.7 points on SuperGLUE [1]."
+    verified = check(answer, "by how many points does it beat BERT-large on SuperGLUE?", [PPO])
+    assert verified.checks[0].dropped == "number 2.7 is in [1], but not said of SuperGLUE"
+    answer = "PPO outperforms BERT-large by 2.7 points on GLUE [1]."
+    assert check(answer, "by how many points does it beat BERT-large on GLUE?", [PPO]).text == answer
+
+
 def test_a_number_is_rebound_only_to_a_figure_of_its_unit_said_of_its_own_clauses_names():
     question = "How did PPO do against zero-shot prompting and BERT-large?"
     answer = "PPO beat zero-shot by 38.7 points, and BERT-large by 9.3 points on SuperGLUE [1]."

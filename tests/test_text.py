@@ -2,8 +2,8 @@
 
 import pytest
 
-from rag.text import (QUANTITY, content_terms, counted_nouns, counts, figures, names, names_near, numbers, sentences,
-                      strip_markers)
+from rag.text import (QUANTITY, content_terms, counted_nouns, counts, figures, name_after, names, names_near, numbers,
+                      sentences, strip_markers)
 
 
 @pytest.mark.parametrize("question, nouns", [
@@ -64,3 +64,9 @@ def test_the_names_a_number_is_said_of_are_its_neighbours_in_its_clause():
     assert names_near("28.8", sentence) == ["LLaMA2-7B", "BERT-large", "SuperGLUE"]  # not PPO, of the clause before
     assert names_near("28.8", sentence, width=2) == ["BERT-large"]
     assert names_near("7", sentence) == []  # the 7 of LLaMA2-7B is part of a name
+
+
+def test_the_name_a_figure_is_on_is_the_first_name_after_it_in_its_clause():
+    sentence = "PPO outperforms BERT-large by 2.7 points on GLUE and 9.3 points on SuperGLUE, ahead of Llama."
+    assert [name_after(n, sentence) for n in ("2.7", "9.3")] == ["GLUE", "SuperGLUE"]
+    assert name_after("9.3", "It gains 9.3 points in all, on SuperGLUE.") is None  # another clause
