@@ -155,25 +155,25 @@ def said_of_others(number: str, sentence: str, support: str, abstracts: list[str
     (in their titles) are left out: abstracts say "our method", not their name, next to their figures."""
     titles = "\n".join(abstract.split("\n", 1)[0] for abstract in abstracts)
     near = [name for name in names_near(number, sentence) if not occurs(name, titles)]
-    in_support = sentences(support)
-    holding = [s for s in in_support if occurs(number, s)]
+    in_support = [(s, figures(s)) for s in sentences(support)]
+    holding = [s for s, _ in in_support if occurs(number, s)]
     # "… is 6.72." has no unit of its own: the source's ("6.72 PPL") is it
     unit = dict(figures(sentence)).get(number) or next((u for s in holding for n, u in figures(s) if n == number), "")
     if not near or not unit:
         return []
+    rivals = [(s, [n for n, u in found if u == unit and n != number]) for s, found in in_support]
+    rivals = [(s, others) for s, others in rivals if others]
     # "by 2.7 points on SuperGLUE" when the paper has "2.7 points on GLUE and 9.3 points on SuperGLUE"
     on = name_after(number, sentence)
     if on in near and all((after := name_after(number, s)) and not occurs(on, after) for s in holding) and any(
-            u == unit and n != number and name_after(n, s) and occurs(on, name_after(n, s))
-            for s in in_support for n, u in figures(s)):
+            (after := name_after(n, s)) and occurs(on, after) for s, others in rivals for n in others):
         return [on]
 
     def stated(s: str) -> list[str]:
         return [name for name in near if occurs(name, s)]
 
     best_with = max(map(stated, holding), key=len, default=[])
-    rivals = [s for s in in_support if any(u == unit and n != number for n, u in figures(s))]
-    best = max((stated(s) for s in rivals), key=len, default=[])
+    best = max((stated(s) for s, _ in rivals), key=len, default=[])
     return [name for name in best if name not in best_with] if len(best) > len(best_with) else []
 
 

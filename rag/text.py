@@ -161,28 +161,33 @@ def figures(text: str) -> list[tuple[str, str]]:
     return found
 
 
+def _figure_in_clause(number: str, sentence: str) -> tuple[str, list[str], int] | None:
+    """The clause of `sentence` where `number` first stands as a figure, its words, and the figure's index."""
+    for clause in _CLAUSE.split(MARKER.sub(" ", without_urls(sentence))):
+        words = clause.split()
+        for i, word in enumerate(words):
+            if (m := _FIGURE.match(word.strip(_EDGE))) and m.group(1) == number:
+                return clause, words, i
+    return None
+
+
 def name_after(number: str, sentence: str, within: int = 4) -> str | None:
     """The first name within `within` words after `number` in its clause: what the figure is on ("2.7 points on
     GLUE")."""
-    for clause in _CLAUSE.split(MARKER.sub(" ", without_urls(sentence))):
-        words = [w.strip(_EDGE) for w in clause.split()]
-        for i, word in enumerate(words):
-            if (m := _FIGURE.match(word)) and m.group(1) == number:
-                found = set(names(clause))
-                return next((w for w in words[i + 1:i + 1 + within] if w in found), None)
-    return None
+    if not (found := _figure_in_clause(number, sentence)):
+        return None
+    clause, words, i = found
+    in_clause = set(names(clause))
+    return next((w for w in (w.strip(_EDGE) for w in words[i + 1:i + 1 + within]) if w in in_clause), None)
 
 
 def names_near(number: str, sentence: str, width: int = 6) -> list[str]:
     """The names within `width` words of `number` in its clause of `sentence`: what the number is said of
     ("and BERT-large by 9.3 points on SuperGLUE"). None for a number inside a name (the 7 of LLaMA2-7B)."""
-    for clause in _CLAUSE.split(MARKER.sub(" ", without_urls(sentence))):
-        words = clause.split()
-        for i, word in enumerate(words):
-            if (m := _FIGURE.match(word.strip(_EDGE))) and m.group(1) == number:
-                return [name for name in names(" ".join(words[max(0, i - width):i + width + 1]))
-                        if not occurs(number, name)]
-    return []
+    if not (found := _figure_in_clause(number, sentence)):
+        return []
+    _, words, i = found
+    return [name for name in names(" ".join(words[max(0, i - width):i + width + 1])) if not occurs(number, name)]
 
 
 def names(sentence: str) -> list[str]:
