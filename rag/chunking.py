@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 
+def indexed_text(title: str, text: str) -> str:
+    """What is embedded and keyword-indexed: the title gives every passage its paper's topic."""
+    return f"{title}\n{text}"
+
+
 @dataclass(frozen=True)
 class Chunk:
     id: str
@@ -24,8 +29,7 @@ class Chunk:
 
     @property
     def indexed_text(self) -> str:
-        """What is embedded and keyword-indexed: the title gives every passage its paper's topic."""
-        return f"{self.title}\n{self.text}"
+        return indexed_text(self.title, self.text)
 
     @property
     def metadata(self) -> dict:

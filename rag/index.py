@@ -12,12 +12,12 @@ import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 from urllib.parse import urlparse
 
 import numpy as np
 
-from rag.chunking import Chunk
+from rag.chunking import Chunk, indexed_text
 from rag.errors import UserError, first_line
 from rag.settings import Settings
 
@@ -135,13 +135,21 @@ class KeywordIndex:
         return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
                               return_ids=False, show_progress=False)
 
-    def build(self, ids: list[str], texts: list[str]) -> None:
+    def build(self, pages: Iterable[tuple[list[str], list[str]]]) -> None:
+        """Index (passage ids, texts) pages. Each page's tokens become ids of one vocabulary as it is read: a
+        token string per word of 217,000 passages held 0.2 GB more at the peak (make bench-scale)."""
         import bm25s
 
+        ids, vocabulary, documents = [], {}, []
+        for page_ids, texts in pages:
+            ids += page_ids
+            documents += [[vocabulary.setdefault(token, len(vocabulary)) for token in tokens]
+                          for tokens in self.tokenize(texts)]
         bm25 = None
         if ids:  # an empty library (its last source removed) has no keyword index to build
             bm25 = bm25s.BM25()
-            bm25.index(self.tokenize(texts), show_progress=False)
+            bm25.index((documents, vocabulary), show_progress=False)
+        del documents
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -344,12 +352,10 @@ class Index:
             yield self.collection.get(include=include, limit=_PAGE, offset=offset)
 
     def _rebuild_keyword_index(self) -> None:
-        ids, texts = [], []
-        for page in self.pages(["documents", "metadatas"]):
-            ids += page["ids"]
-            texts += [f"{m['title']}\n{d}" for d, m in zip(page["documents"], page["metadatas"])]
         self.keyword.folder.parent.mkdir(parents=True, exist_ok=True)
-        self.keyword.build(ids, texts)
+        pages = self.pages(["documents", "metadatas"])
+        self.keyword.build((page["ids"], [indexed_text(m["title"], text) for text, m in
+                                          zip(page["documents"], page["metadatas"])]) for page in pages)
         self._keyword_ready = True
 
     def abstracts(self, paper_ids: list[str]) -> dict[str, str]:
