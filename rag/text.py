@@ -217,7 +217,7 @@ def occurs(term: str, text: str) -> bool:
 
 # "how many GPU hours did …": the words after "how many", up to the verb or preposition that ends the noun phrase.
 _HOW_MANY = re.compile(r"\bhow\s+many\s+((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|"
-                       r"of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get)\b)[\w-]+\s*){1,4})",
+                       r"of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get|than)\b)[\w-]+\s*){1,4})",
                        re.IGNORECASE)
 # Words that may stand between a number and what it counts: "180k hours", "10 million samples", "40x fewer tokens".
 _SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred", "thousands", "millions", "billions",
@@ -227,14 +227,20 @@ _SAME_COUNT = [{"exampl", "sampl", "instanc"}, {"paper", "public", "studi", "art
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,'\-][A-Za-z0-9]+)*")
 
 
+# A comparison beside what is counted: "how many points better", "how many more tokens".
+_COMPARATIVES = {"better", "worse", "more", "fewer", "less", "higher", "lower", "larger", "smaller", "bigger", "greater",
+                 "faster", "slower", "longer", "shorter", "ahead", "behind"}
+
+
 def counted_nouns(question: str) -> list[str]:
     """What a "how many …" question counts: the last word of each part of its noun phrase ("how many Indian and
     African languages": Indian, languages). Empty for any other question."""
     match = _HOW_MANY.search(question)
     if not match:
         return []
-    parts = re.split(r"\s+(?:and|or)\s+|,\s*", match.group(1).strip())
-    return list(dict.fromkeys(part.split()[-1] for part in parts if part.split()))
+    parts = [[w for w in part.split() if w.casefold() not in _COMPARATIVES]
+             for part in re.split(r"\s+(?:and|or)\s+|,\s*", match.group(1).strip())]
+    return list(dict.fromkeys(words[-1] for words in parts if words))
 
 
 def counts(text: str) -> list[tuple[str, list[str]]]:

@@ -11,6 +11,9 @@ from rag.text import (QUANTITY, content_terms, counted_nouns, counts, figures, n
     ("how many GPU hours did it take to derive Minitron 8B?", ["hours"]),
     ("How many Indian and African languages did it test?", ["Indian", "languages"]),
     ("What ROUGE score does it get?", []),
+    ("ppo vs plain sft on glue, how many points better?", ["points"]),
+    ("How many times faster than the encoder-decoder is it?", ["times"]),
+    ("How many fewer tokens does it need?", ["tokens"]),
 ])
 def test_what_a_how_many_question_counts(question, nouns):
     assert counted_nouns(question) == nouns
