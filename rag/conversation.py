@@ -42,6 +42,14 @@ _NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s
 _NARROW_LEAD = re.compile(r"^\W*(?:(?:ok(?:ay)?|great|thanks|thank you|cool|nice|and|so|now|then|also|well|do|does|did|"
                           r"are|were|is|can|could)\W+)*$",
                           re.IGNORECASE)
+# "which ones use LoRA?", "and which deal with audio?": a bare "which" and a verb right after a list judges that list.
+_WHICH_ONES = re.compile(r"^\W*(?:(?:and|so|ok(?:ay)?|now|also|then)\W+)*which\s+(?:ones\b|(?=(?:are|were|do|does|did|"
+                         r"have|has|use|uses|used|deal|deals|report|reports|focus|focuses|target|targets|work|works|"
+                         r"apply|applies|propose|proposes|study|studies|handle|handles|support|supports|include|"
+                         r"includes|generate|generates|produce|produces|output|outputs|compare|compares|evaluate|"
+                         r"evaluates|train|trains|need|needs|require|requires|rely|relies|run|runs|address|addresses|"
+                         r"involve|involves|mention|mentions|cover|covers|actually|also|only)\b))"
+                         r"(?!.*\b(?:best|most|least|fastest|largest|smallest|better|faster|worse)\b)", re.IGNORECASE)
 _KIND_TERMS = content_terms(re.sub(r"\W+", " ", _KINDS))  # "the reviews" names a kind of paper, not a topic
 _NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)  # "of those" -> "papers" in the question
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
@@ -52,7 +60,9 @@ _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|wo
 # "the speech one", "the one about quantization", "the quantization paper": one of the previous papers.
 _DESCRIPTION = re.compile(r"\bthe\s+one\s+\w"
                           r"|\bthe\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|previous)\b)"
-                          r"[\w-]+(?:\s+[\w-]+){0,2}\s+one\b", re.IGNORECASE)
+                          r"[\w/-]+(?:\s+[\w/-]+){0,2}\s+one\b", re.IGNORECASE)
+# "the survey: what does it propose?": a paper of the last list named by words that only its title or abstract has.
+_LEADING_NAME = re.compile(r"^\W*(?:and\s+)?the\s+([\w/-]+(?:\s+[\w/-]+){0,2})\s*(?:[:,–—]|\s-\s)", re.IGNORECASE)
 _CLAUSE_MARKS = (":", ";", ",", "?", "!", ". ", "—", "–", " - ")
 _POINTER_WORDS = re.compile(r"\b(?:and|the|one|ones|for|about)\b", re.IGNORECASE)
 
@@ -76,6 +86,10 @@ _ELLIPSIS = re.compile(r"^\s*(?:what about|how about|and (?:for|in|on|with|what|
 
 # A question that opens a topic of its own: its pronouns point inside it.
 _NEW_TOPIC = re.compile(r"^\W*(?:and\s+)?(?:is|are)\s+there\b", re.IGNORECASE)
+# "Switching topics: when an LLM corrects transcripts, how do they …": the user says the question is a new one.
+_SWITCH = re.compile(r"^\W*(?:ok(?:ay)?\W+)?(?:switching (?:topics?|gears|subjects?)|chang(?:e|ing) (?:of )?(?:the )?"
+                     r"(?:topic|subject)|(?:an?\s+)?(?:different|new|unrelated|separate|other) (?:question|topic)|"
+                     r"unrelated|on (?:a different|another) (?:note|topic))\b\W*", re.IGNORECASE)
 
 _LABEL = re.compile(r"^(?:standalone|rewritten|reformulated)?\s*(?:follow-up\s*)?question\s*:\s*", re.IGNORECASE)
 
@@ -170,9 +184,16 @@ class Conversation:
         listed = next((t.papers for t in reversed(self.turns) if len(t.papers) > 1), previous)
         if not self.turns:
             return Resolved(question, question, "standalone")
+        if (switch := _SWITCH.match(question)) and question[switch.end():].strip():
+            return Resolved(question, question[switch.end():], "standalone")
         if listed and _narrows(question):  # "those": the last list, also after a turn about one of them
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed",
                             self._named_list(question) or listed, listing=True)
+        if len(listed) > 1 and _WHICH_ONES.match(question):
+            # "and which ones …" after "which of those …" asks of the same papers as that turn did: the list it narrowed
+            base = next((t.papers for t in reversed(self.turns) if len(t.papers) > 1 and t.how != "narrowed"), listed)
+            standalone = re.sub(r"\bwhich(?:\s+ones\b)?", "which papers", question, count=1, flags=re.IGNORECASE)
+            return Resolved(question, standalone, "narrowed", base, listing=True)
         if listed and (match := _POSITION.search(question)):
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
             if -len(listed) <= number <= len(listed) and number:
@@ -180,6 +201,8 @@ class Conversation:
                 return self._about(question, paper, "position")
         if listed and (match := _DESCRIPTION.search(question)):
             return self._about(question, self._described(description(question, match), listed), "description")
+        if listed and (match := _LEADING_NAME.match(question)) and (paper := self._named_by(match.group(1), listed)):
+            return self._about(question, paper, "description")
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
         if previous and (pointer := _SUBJECT.search(question)) and not _OWN_SUBJECT.search(question, 0, pointer.start()):
@@ -202,17 +225,21 @@ class Conversation:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
         did not show matches the description `words` clearly better. Words that only one listed paper has verbatim
         pick it: a short description ("the training-free one") is too little for a similarity to tell apart."""
+        if verbatim := self._named_by(words, listed):
+            return verbatim
         ids = [pid for pid, _ in listed]
-        abstracts = self.pipeline.index.abstracts(ids)
-        verbatim = [paper for paper in listed if occurs(words, abstracts.get(paper[0], paper[1]))]
-        if len(verbatim) == 1:
-            return verbatim[0]
         retrieve = self.pipeline.retriever.search
         among = retrieve(words, 1, papers=ids).papers
         anywhere = retrieve(words, 1, filters=self.filters).papers
         if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN):
             return anywhere[0].paper_id, anywhere[0].title
         return (among[0].paper_id, among[0].title) if among else listed[0]  # none left (e.g. removed meanwhile)
+
+    def _named_by(self, words: str, listed: list[tuple[str, str]]) -> tuple[str, str] | None:
+        """The one listed paper whose title or abstract holds `words` verbatim; None when none or several do."""
+        abstracts = self.pipeline.index.abstracts([pid for pid, _ in listed])
+        named = [paper for paper in listed if occurs(words, abstracts.get(paper[0], paper[1]))]
+        return named[0] if len(named) == 1 else None
 
     def _about(self, question: str, paper: tuple[str, str], how: How) -> Resolved:
         return Resolved(question, f"{question.rstrip()} (about {short_name(paper[1])})", how, [paper])

@@ -43,6 +43,14 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     # "those" are the algorithms, "they" the previous paper; the approach described is the subject of "its".
     ("How many algorithms did they test, and how many of those avoided leakage?", "subject", [A, B, C], None),
     ("What accuracy did the approach that classifies tables with an LLM reach on its tests?", "standalone", [], None),
+    # The user says a new topic starts: its "they" is no pointer back.
+    ("Switching topics: how do they correct transcripts of noisy audio?", "standalone", [],
+     "how do they correct transcripts of noisy audio?"),
+    ("and which deal with audio or images?", "narrowed", [A, B, C], "and which papers deal with audio or images?"),
+    ("which ones actually output images?", "narrowed", [A, B, C], "which papers actually output images?"),
+    ("which is better?", "standalone", [], None),  # a comparison is not a narrowing
+    ("the quantization paper: how many bits does it use?", "description", [B], None),
+    ("the paper: how many bits does it use?", "subject", [A], None),  # words every listed paper has name none
 ])
 def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, how, scope, standalone):
     resolved = conversation_after(fake_pipeline, [A, B, C]).resolve(question)
@@ -125,6 +133,14 @@ def test_narrowing_judges_only_the_previous_papers(fake_pipeline):
     assert resolved.how == "narrowed" and {p.paper_id for p in answer.retrieved} <= listed
     assert len(judged) == fake_pipeline.settings.list_candidates + len(answer.retrieved)
     assert [t.how for t in conversation.turns] == ["standalone", "narrowed"]
+
+
+def test_and_which_ones_after_a_narrowing_asks_of_the_list_that_turn_narrowed(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A, B, C])
+    conversation.turns.append(Turn("which of those prune?", "which papers prune?", "narrowed", [B, C], "…"))
+    resolved = conversation.resolve("and which ones target N:M sparsity?")
+    assert (resolved.how, resolved.scope, resolved.listing) == ("narrowed", [A, B, C], True)
+    assert conversation.resolve("which of those use LoRA?").scope == [B, C]  # "those": the list just shown
 
 
 def test_narrowing_after_a_turn_about_one_paper_judges_the_last_list_again(fake_pipeline):
