@@ -19,7 +19,7 @@ from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
 from rag.text import (QUANTITY, content_terms, counted_nouns, counts, counts_asked, figures, marker_numbers,
                       name_after, names, names_near, numbers, occurs, quantities, sentences, states_quantity,
-                      strip_markers, urls, without_urls)
+                      strip_markers, urls, without_urls, word_terms)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -73,11 +73,14 @@ def is_refusal(answer: str) -> bool:
     return REFUSAL.casefold()[:20] in answer.casefold() or _REFUSAL_WORDS.search(answer) is not None
 
 
-def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts: list[str]) -> Verified:
-    """Check each sentence of `answer`. `abstracts[i]` is the whole title and abstract of `sources[i]`.
-    A sentence cites the sources the model marked that support it, else the one source that supports it
-    best; a sentence no source supports, or with a number or name its sources lack, is dropped."""
+def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts: list[str],
+           rare: set[str] = frozenset()) -> Verified:
+    """Check each sentence of `answer`. `abstracts[i]` is the whole title and abstract of `sources[i]`; `rare` are
+    the question's words that few papers of the corpus have (stemmed). A sentence cites the sources the model
+    marked that support it, else the one source that supports it best; a sentence no source supports, with a
+    number or name its sources lack, or that describes another source's paper, is dropped."""
     asked = content_terms(question)
+    rare_held = [rare & word_terms(abstract) for abstract in abstracts]
     source_terms = [content_terms(p.text) for p in sources]
     abstract_terms = [content_terms(abstract) for abstract in abstracts]  # once, not per sentence
     checks: list[Check] = []
@@ -110,6 +113,7 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
                       and len(claimed & terms_of_paper) / len(claimed) >= SUPPORT_MIN]
             if others and missing_fact(bare, cites + others, abstracts, question) is None:
                 cites, reason = cites + [n for n in others if holds_a_fact(bare, abstracts[n - 1])], None
+        reason = reason or described_elsewhere(bare, question, rare, cites, rare_held)
         checks.append(Check(bare, [] if reason else cites, reason, restates))
         if not reason:
             kept.append(with_markers(bare, cites))
@@ -145,6 +149,22 @@ def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question
         if not occurs(name, support) and not (occurs(name, question) and abbreviates(name, support)):
             return f"{name} is not in {where}"
     return miscounted(sentence, support, question, where)
+
+
+def described_elsewhere(sentence: str, question: str, rare: set[str], cites: list[int], rare_held: list[set[str]]
+                        ) -> str | None:
+    """A sentence that repeats the question's description of a paper ("the hidden-transfer decoding method") while
+    its cited papers hold none of the description's rare words, and another source holds some, gives that
+    paper's subject a fact of another ("2.7x", from a paper on another decoding method)."""
+    restated = rare & word_terms(sentence)
+    if not cites or not restated or any(restated & rare_held[n - 1] for n in cites):  # citing none, it gives nothing
+        return None
+    holders = "".join(f"[{n}]" for n, held in enumerate(rare_held, start=1) if restated & held)
+    if not holders:
+        return None
+    words = [w for w in dict.fromkeys(re.findall(r"[\w-]+", question)) if word_terms(w) & restated]
+    verb = "describes" if len(words) == 1 else "describe"
+    return f"the question's {', '.join(words)} {verb} {holders}, not {''.join(f'[{n}]' for n in cites)}"
 
 
 def said_of_others(number: str, sentence: str, support: str, abstracts: list[str]) -> list[str]:

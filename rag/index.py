@@ -116,12 +116,14 @@ def _blas():
 
 
 class KeywordIndex:
-    """BM25 over passage texts (English stop words removed, Snowball-stemmed), saved to disk."""
+    """BM25 over passage texts (English stop words removed, Snowball-stemmed), saved to disk, with the number of
+    papers each word occurs in (how rare a word of a question is)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
-        # (bm25, passage ids, id -> row): replaced as one value, so a search never pairs a new model with old ids
-        self.state: tuple = (None, [], {})
+        # (bm25, passage ids, id -> row, papers per word id, papers): replaced as one value, so a search never pairs
+        # a new model with old ids
+        self.state: tuple = (None, [], {}, np.zeros(0, dtype=np.int32), 0)
 
     @property
     def ids(self) -> list[str]:
@@ -135,30 +137,40 @@ class KeywordIndex:
         return bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
                               return_ids=False, show_progress=False)
 
-    def build(self, pages: Iterable[tuple[list[str], list[str]]]) -> None:
-        """Index (passage ids, texts) pages. Each page's tokens become ids of one vocabulary as it is read: a
-        token string per word of 217,000 passages held 0.2 GB more at the peak (make bench-scale)."""
+    def build(self, pages: Iterable[tuple[list[str], list[str], list[str]]]) -> None:
+        """Index pages of (passage ids, texts, paper ids); a paper's passages come one after another. Each page's
+        tokens become ids of one vocabulary as it is read: a token string per word of 217,000 passages held 0.2 GB
+        more at the peak (make bench-scale)."""
         import bm25s
 
-        ids, vocabulary, documents = [], {}, []
-        for page_ids, texts in pages:
+        ids, vocabulary, documents, papers = [], {}, [], set()
+        counts, last_paper = [], []  # per word id: the papers it occurs in, and the last of them
+        for page_ids, texts, paper_ids in pages:
             ids += page_ids
-            documents += [[vocabulary.setdefault(token, len(vocabulary)) for token in tokens]
-                          for tokens in self.tokenize(texts)]
+            papers.update(paper_ids)
+            for tokens, paper in zip(self.tokenize(texts), paper_ids):
+                documents.append([vocabulary.setdefault(token, len(vocabulary)) for token in tokens])
+                counts += [0] * (len(vocabulary) - len(counts))
+                last_paper += [None] * (len(vocabulary) - len(last_paper))
+                for word in set(documents[-1]):
+                    if last_paper[word] != paper:
+                        counts[word], last_paper[word] = counts[word] + 1, paper
         bm25 = None
         if ids:  # an empty library (its last source removed) has no keyword index to build
             bm25 = bm25s.BM25()
             bm25.index((documents, vocabulary), show_progress=False)
         del documents
+        paper_counts = np.array(counts, dtype=np.int32)
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         if bm25:
             bm25.save(str(tmp), show_progress=False)
-        (tmp / "ids.json").write_text(json.dumps(ids))
+        np.save(tmp / "paper_counts.npy", paper_counts)
+        (tmp / "ids.json").write_text(json.dumps({"passages": ids, "papers": len(papers)}))
         shutil.rmtree(self.folder, ignore_errors=True)
         tmp.rename(self.folder)
-        self.state = (bm25, ids, {cid: i for i, cid in enumerate(ids)})
+        self.state = (bm25, ids, {cid: i for i, cid in enumerate(ids)}, paper_counts, len(papers))
 
     def load(self) -> bool:
         import bm25s
@@ -166,16 +178,25 @@ class KeywordIndex:
         if not (self.folder / "ids.json").is_file():
             return False
         try:
-            ids = json.loads((self.folder / "ids.json").read_text())
+            saved = json.loads((self.folder / "ids.json").read_text())
+            ids, papers = saved["passages"], saved["papers"]
             bm25 = bm25s.BM25.load(str(self.folder), show_progress=False) if ids else None
-            self.state = (bm25, ids, {cid: i for i, cid in enumerate(ids)})
-        except (OSError, ValueError, KeyError):  # damaged: it is derived data, so it is rebuilt
+            paper_counts = np.load(self.folder / "paper_counts.npy")
+            self.state = (bm25, ids, {cid: i for i, cid in enumerate(ids)}, paper_counts, papers)
+        except (OSError, ValueError, KeyError, TypeError):  # damaged or older: it is derived data, so it is rebuilt
             return False
         return True
 
+    def papers_with(self, words: set[str]) -> tuple[dict[str, int], int]:
+        """How many papers each of `words` (stemmed like the index's tokens) occurs in, and how many papers there are."""
+        bm25, _, _, paper_counts, papers = self.state
+        vocabulary = bm25.vocab_dict if bm25 else {}
+        return {w: int(paper_counts[vocabulary[w]]) for w in words
+                if vocabulary.get(w, len(paper_counts)) < len(paper_counts)}, papers
+
     def search(self, query: str, n: int, within: list[str] | None = None) -> list[str]:
         """The `n` best passage ids for `query`; only ids in `within` when it is given."""
-        bm25, ids, positions = self.state  # one snapshot: a rebuild may replace it meanwhile
+        bm25, ids, positions, _, _ = self.state  # one snapshot: a rebuild may replace it meanwhile
         if not ids:
             return []
         tokens = [t for t in self.tokenize([query])[0] if t in bm25.vocab_dict]
@@ -355,7 +376,8 @@ class Index:
         self.keyword.folder.parent.mkdir(parents=True, exist_ok=True)
         pages = self.pages(["documents", "metadatas"])
         self.keyword.build((page["ids"], [indexed_text(m["title"], text) for text, m in
-                                          zip(page["documents"], page["metadatas"])]) for page in pages)
+                                          zip(page["documents"], page["metadatas"])],
+                            [m["paper_id"] for m in page["metadatas"]]) for page in pages)
         self._keyword_ready = True
 
     def abstracts(self, paper_ids: list[str]) -> dict[str, str]:
@@ -379,12 +401,22 @@ class Index:
 
     def keyword_search(self, query: str, n: int, where: dict | None = None) -> list[str]:
         """Passage ids by BM25; only passages that match the Chroma `where` when given."""
+        self._ensure_keyword_index()
+        return self.keyword.search(query, n, None if where is None else self.subset(where).ids)
+
+    def _ensure_keyword_index(self) -> None:
         with self._keyword_lock:
             if not self._keyword_ready:
                 if not self.keyword.load() or len(self.keyword.ids) != self.count():
                     self._rebuild_keyword_index()
                 self._keyword_ready = True
-        return self.keyword.search(query, n, None if where is None else self.subset(where).ids)
+
+    def rare_words(self, words: set[str]) -> set[str]:
+        """Of `words` (stemmed), those that occur in some paper but in at most `rare_share` of the papers."""
+        self._ensure_keyword_index()
+        counts, papers = self.keyword.papers_with(words)
+        limit = int(self.settings.rare_share * papers)
+        return {word for word, count in counts.items() if 0 < count <= limit}
 
     def dense_search(self, query_embedding: np.ndarray, n: int, where: dict | None = None) -> list[str]:
         """Passage ids by cosine similarity; only passages that match the Chroma `where` when given."""

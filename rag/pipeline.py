@@ -22,6 +22,7 @@ from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
 from rag.retrieve import Filters, Retrieval, RetrievedPaper, Retriever
 from rag.settings import Settings
+from rag.text import word_terms
 
 MAX_QUESTION_CHARS = 2000
 
@@ -213,7 +214,7 @@ class Pipeline:
         if not answered.strip() or is_refusal(answered):
             checks, reason = [], "the model found no answer in the excerpts"
         else:
-            verified = verify(answered, question, sources, texts)
+            verified = verify(answered, question, sources, texts, self.index.rare_words(word_terms(question)))
             checks = verified.checks
             dropped = [c for c in checks if c.dropped]
             says_yes_or_no = bool(verified.citations) and only_says_yes_or_no(question, checks)

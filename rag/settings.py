@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     quote_candidates: int = Field(2, ge=0, description="evidence sentences judged for a quoted answer when the "
                                   "model's own answer cannot be verified (0: refuse instead)")
     quote_threshold: float = Field(0.6, description="probability of 'yes' a sentence needs to be quoted as the answer")
+    rare_share: float = Field(0.03, ge=0, le=1, description="a question's word in at most this share of the papers "
+                              "describes one: an answer sentence that repeats it must cite a paper that has it, when "
+                              "another source has it")
 
     # Ingestion
     batch_size: int = Field(256, gt=0, description="papers chunked, embedded and written per batch")

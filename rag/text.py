@@ -68,6 +68,12 @@ def content_terms(text: str) -> set[str]:
     return set(_stemmer().stemWords(words)) | set(urls(text))
 
 
+def word_terms(text: str) -> set[str]:
+    """`content_terms` with each hyphenated word's parts too ("hidden-transfer": hidden, transfer), as the keyword
+    index splits them."""
+    return content_terms(text) | content_terms(re.sub(r"(?<=\w)-(?=\w)", " ", text))
+
+
 def urls(text: str) -> list[str]:
     """The web addresses of a text, lower-cased, without the punctuation that ends their sentence."""
     return list(dict.fromkeys(u.rstrip(".,;:!?").casefold() for u in URL.findall(text)))

@@ -271,3 +271,25 @@ def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_a
     sources = [OWSM, LSLM]
     assert missing_names(question, sources, [p.text for p in sources]) == {1: ["CLIP", "LSLM"], 2: ["CLIP", "ID"]}
 
+
+
+HIDDEN = source("Parallel Decoding via Hidden Transfer for Lossless Large Language Model Acceleration",
+                "We propose hidden transfer: pseudo hidden states of future tokens are predicted in one forward pass.")
+CHIMERA = source("Chimera: A Lossless Decoding Method for Accelerating Large Language Models Inference",
+                 "Chimera predicts several tokens with a lightweight draft model and reaches a 2.7x speedup.")
+
+
+def test_a_sentence_that_describes_one_paper_with_another_papers_fact_is_dropped():
+    question = "What speedup does the hidden-transfer parallel decoding method reach?"
+    answer = "The hidden-transfer parallel decoding method reaches a 2.7x speedup [2]."
+    sources, abstracts = [HIDDEN, CHIMERA], [HIDDEN.text, CHIMERA.text]
+    assert [c.dropped for c in verify(answer, question, sources, abstracts).checks] == [None]
+    verified = verify(answer, question, [HIDDEN, CHIMERA], [HIDDEN.text, CHIMERA.text], rare={"hidden", "transfer"})
+    assert verified.citations == []
+    assert [c.dropped for c in verified.checks] == ["the question's hidden-transfer describes [1], not [2]"]
+    # The paper that has the description's words keeps the fact it states; a common word describes no paper.
+    kept = verify("The hidden-transfer method predicts pseudo hidden states of future tokens [1].", question,
+                  [HIDDEN, CHIMERA], [HIDDEN.text, CHIMERA.text], rare={"hidden", "transfer"})
+    assert [c.n for c in kept.citations] == [1]
+    common = verify(answer, question, [HIDDEN, CHIMERA], [HIDDEN.text, CHIMERA.text], rare=set())
+    assert [c.n for c in common.citations] == [2]

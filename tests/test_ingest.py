@@ -49,6 +49,18 @@ def test_keyword_index_is_rebuilt_after_an_interrupted_ingest(settings):
     assert len(fresh.keyword.ids) == fresh.count()
 
 
+def test_the_keyword_index_counts_each_word_once_per_paper_and_finds_the_rare_ones(settings, tmp_path):
+    path = tmp_path / "c.jsonl"
+    records = [{"title": "Paper A", "abstract": "Pruning keeps heads. " * 30 + "Wanda prunes weights."},
+               {"title": "Paper B", "abstract": "Pruning drops heads. " * 30}]
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    ingest([path], settings.model_copy(update={"chunk_chars": 200}), Index(settings), FakeEmbedder(), progress=False)
+    fresh = Index(settings.model_copy(update={"rare_share": 0.5}))  # loaded from disk: 1 of 2 papers is rare
+    assert fresh.count() > 2  # several passages a paper, each counted once
+    assert fresh.rare_words({"prune", "wanda", "absent"}) == {"wanda"}
+    assert fresh.keyword.papers_with({"prune", "head", "wanda", "absent"}) == ({"prune": 2, "head": 2, "wanda": 1}, 2)
+
+
 def dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()

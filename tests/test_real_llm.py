@@ -187,3 +187,13 @@ def test_a_figure_from_the_neighbouring_sentence_is_not_given_as_the_one_asked(r
     assert answer.abstained or "9.3" in answer.text, answer.text
     if "28.8" in answer.generated:
         assert "not said of BERT-large" in answer.reason
+
+
+def test_a_fact_of_another_decoding_paper_is_not_given_to_the_one_the_question_describes(real_pipeline):
+    """The model gives Chimera's 2.7x speedup to the hidden-transfer method, whose abstract states no speedup."""
+    question = ("What is the actual speedup factor of the hidden-transfer parallel decoding method over ordinary "
+                "autoregressive decoding?")
+    answer = real_pipeline.ask(question)
+    assert "2.7" not in answer.text, answer.text
+    if "2.7" in answer.generated:
+        assert "the question's" in answer.reason and "hidden-transfer" in answer.reason, answer.reason
