@@ -8,7 +8,7 @@ import sys
 from typing import Iterable
 
 from rag.cli import add_filter_flags, add_settings_flags, filters_from_flags, run_cli, settings_from_flags
-from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
+from rag.pipeline import Answer, Found, Pipeline, Token, clean_question
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +43,7 @@ def print_events(events: Iterable) -> None:
     out = sys.stdout
     streamed = ""
     for event in events:
-        if isinstance(event, Sources):
+        if isinstance(event, Found):
             out.write(f"Papers found ({event.retrieval.ms:.0f} ms):\n")
             for paper in event.retrieval.papers:
                 out.write(f"  {paper.score:.2f}  {paper.title}\n")

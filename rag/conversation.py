@@ -19,7 +19,7 @@ from rag import prompts
 from rag.backends import Usage
 from rag.evidence import names_paper
 from rag.listing import is_list_question
-from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
+from rag.pipeline import Answer, Found, Pipeline, Sources, Token, clean_question
 from rag.retrieve import Filters
 from rag.text import MARKER, content_terms, occurs
 
@@ -35,21 +35,27 @@ _KINDS = r"(?:papers|ones|works|studies|models|methods|approaches|reviews|survey
 # "those", "them", "the above", "the vocabulary papers": the papers of the previous answer.
 _SET = rf"(?:those|these|them|the above|the\s+(?:[\w-]+\s+){{0,3}}?{_KINDS})(?:\s+{_KINDS})?"
 # "which of those use LoRA?", "do any of them report LLaMA results?": the previous papers, judged again.
-_NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s+{_SET}\b(?!.*\b(?:best|most|least|"
-                     r"fastest|largest|smallest|better|faster|worse)\b)", re.IGNORECASE)
+# A ranking asks to compare the papers, not to judge each one: "which of those is fastest?" ("more than 7B
+# parameters" is a filter: it is judged).
+_COMPARES = (r"\b(?:best|worst|most|least|fastest|slowest|largest|smallest|biggest|highest|lowest|cheapest|top|"
+             r"better|worse|faster|slower)\b")
+# "which of those use LoRA?", "do any of them report LLaMA results?": the previous papers, judged again.
+_NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s+{_SET}\b(?!.*{_COMPARES})",
+                     re.IGNORECASE)
+# Words a follow-up may open with: "ok, which of those …", "thanks! and which ones …".
+_LEAD_WORDS = r"ok(?:ay)?|great|thanks|thank you|cool|nice|and|so|now|then|also|well"
 # What may come before "which of those": nothing that "those" could point to instead ("how many algorithms did they
 # test, and how many of those …" counts algorithms).
-_NARROW_LEAD = re.compile(r"^\W*(?:(?:ok(?:ay)?|great|thanks|thank you|cool|nice|and|so|now|then|also|well|do|does|did|"
-                          r"are|were|is|can|could)\W+)*$",
-                          re.IGNORECASE)
-# "which ones use LoRA?", "and which deal with audio?": a bare "which" and a verb right after a list judges that list.
-_WHICH_ONES = re.compile(r"^\W*(?:(?:and|so|ok(?:ay)?|now|also|then)\W+)*which\s+(?:ones\b|(?=(?:are|were|do|does|did|"
-                         r"have|has|use|uses|used|deal|deals|report|reports|focus|focuses|target|targets|work|works|"
-                         r"apply|applies|propose|proposes|study|studies|handle|handles|support|supports|include|"
-                         r"includes|generate|generates|produce|produces|output|outputs|compare|compares|evaluate|"
-                         r"evaluates|train|trains|need|needs|require|requires|rely|relies|run|runs|address|addresses|"
-                         r"involve|involves|mention|mentions|cover|covers|actually|also|only)\b))"
-                         r"(?!.*\b(?:best|most|least|fastest|largest|smallest|better|faster|worse)\b)", re.IGNORECASE)
+_NARROW_LEAD = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS}|do|does|did|are|were|is|can|could)\W+)*$", re.IGNORECASE)
+# "which ones use LoRA?", "and which deal with audio?": a bare "which" and a verb right after a list judges that list
+# ("which does it compare against?" asks about a paper: a pronoun after the verb is no list).
+_WHICH_ONES = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS})\W+)*which\s+(?:ones\b|(?=(?:(?:are|were|do|does|did|have|has)"
+                         r"(?!\s+(?:it|its|they|their|you|we|the|this|that|these|those)\b)|use|uses|used|deal|deals|"
+                         r"report|reports|focus|focuses|target|targets|work|works|apply|applies|propose|proposes|"
+                         r"study|studies|handle|handles|support|supports|include|includes|generate|generates|produce|"
+                         r"produces|output|outputs|compare|compares|evaluate|evaluates|train|trains|need|needs|"
+                         r"require|requires|rely|relies|run|runs|address|addresses|involve|involves|mention|mentions|"
+                         rf"cover|covers|actually|also|only)\b))(?!.*{_COMPARES})", re.IGNORECASE)
 _KIND_TERMS = content_terms(re.sub(r"\W+", " ", _KINDS))  # "the reviews" names a kind of paper, not a topic
 _NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)  # "of those" -> "papers" in the question
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
@@ -61,8 +67,10 @@ _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|wo
 _DESCRIPTION = re.compile(r"\bthe\s+one\s+\w"
                           r"|\bthe\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|previous)\b)"
                           r"[\w/-]+(?:\s+[\w/-]+){0,2}\s+one\b", re.IGNORECASE)
-# "the survey: what does it propose?": a paper of the last list named by words that only its title or abstract has.
-_LEADING_NAME = re.compile(r"^\W*(?:and\s+)?the\s+([\w/-]+(?:\s+[\w/-]+){0,2})\s*(?:[:,–—]|\s-\s)", re.IGNORECASE)
+# "the survey: what does it propose?": a paper of the last list named by words that only its title has.
+_LEADING_NAME = re.compile(r"^\W*(?:and\s+)?the\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|"
+                           r"previous|one|results?|authors?|paper|model|method)\b)([\w/-]+(?:\s+[\w/-]+){0,2})\s*"
+                           r"(?:[:,–—]|\s-\s)", re.IGNORECASE)
 _CLAUSE_MARKS = (":", ";", ",", "?", "!", ". ", "—", "–", " - ")
 _POINTER_WORDS = re.compile(r"\b(?:and|the|one|ones|for|about)\b", re.IGNORECASE)
 
@@ -89,7 +97,7 @@ _NEW_TOPIC = re.compile(r"^\W*(?:and\s+)?(?:is|are)\s+there\b", re.IGNORECASE)
 # "Switching topics: when an LLM corrects transcripts, how do they …": the user says the question is a new one.
 _SWITCH = re.compile(r"^\W*(?:ok(?:ay)?\W+)?(?:switching (?:topics?|gears|subjects?)|chang(?:e|ing) (?:of )?(?:the )?"
                      r"(?:topic|subject)|(?:an?\s+)?(?:different|new|unrelated|separate|other) (?:question|topic)|"
-                     r"unrelated|on (?:a different|another) (?:note|topic))\b\W*", re.IGNORECASE)
+                     r"unrelated|on (?:a different|another) (?:note|topic))\s*[:.,;!—–-]\W*", re.IGNORECASE)
 
 _LABEL = re.compile(r"^(?:standalone|rewritten|reformulated)?\s*(?:follow-up\s*)?question\s*:\s*", re.IGNORECASE)
 
@@ -190,8 +198,10 @@ class Conversation:
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed",
                             self._named_list(question) or listed, listing=True)
         if len(listed) > 1 and _WHICH_ONES.match(question):
-            # "and which ones …" after "which of those …" asks of the same papers as that turn did: the list it narrowed
-            base = next((t.papers for t in reversed(self.turns) if len(t.papers) > 1 and t.how != "narrowed"), listed)
+            # "and which ones …" after "which of those …" asks of the same papers as that turn did: the list it
+            # narrowed; "which also …" narrows further
+            base = listed if re.search(r"\balso\b", question, re.IGNORECASE) else next(
+                (t.papers for t in reversed(self.turns) if len(t.papers) > 1 and t.how != "narrowed"), listed)
             standalone = re.sub(r"\bwhich(?:\s+ones\b)?", "which papers", question, count=1, flags=re.IGNORECASE)
             return Resolved(question, standalone, "narrowed", base, listing=True)
         if listed and (match := _POSITION.search(question)):
@@ -201,7 +211,8 @@ class Conversation:
                 return self._about(question, paper, "position")
         if listed and (match := _DESCRIPTION.search(question)):
             return self._about(question, self._described(description(question, match), listed), "description")
-        if listed and (match := _LEADING_NAME.match(question)) and (paper := self._named_by(match.group(1), listed)):
+        if listed and (match := _LEADING_NAME.match(question)) and (
+                paper := self._named_by(match.group(1), listed, titles_only=True)):
             return self._about(question, paper, "description")
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
@@ -235,9 +246,10 @@ class Conversation:
             return anywhere[0].paper_id, anywhere[0].title
         return (among[0].paper_id, among[0].title) if among else listed[0]  # none left (e.g. removed meanwhile)
 
-    def _named_by(self, words: str, listed: list[tuple[str, str]]) -> tuple[str, str] | None:
-        """The one listed paper whose title or abstract holds `words` verbatim; None when none or several do."""
-        abstracts = self.pipeline.index.abstracts([pid for pid, _ in listed])
+    def _named_by(self, words: str, listed: list[tuple[str, str]], titles_only: bool = False
+                  ) -> tuple[str, str] | None:
+        """The one listed paper whose title (or abstract) holds `words` verbatim; None when none or several do."""
+        abstracts = {} if titles_only else self.pipeline.index.abstracts([pid for pid, _ in listed])
         named = [paper for paper in listed if occurs(words, abstracts.get(paper[0], paper[1]))]
         return named[0] if len(named) == 1 else None
 
@@ -251,7 +263,7 @@ class Conversation:
         return clean_rewrite(reply, question)
 
     def stream(self, question: str, k: int | None = None, retrieval_only: bool = False
-               ) -> Iterator[Resolved | Sources | Token | Answer]:
+               ) -> Iterator[Resolved | Found | Sources | Token | Answer]:
         """The resolved question first, then the pipeline's events; the answer is recorded as a turn whose
         papers are those it cites (a retrieval-only turn: those it found; a refusal: those the question names)."""
         resolved = self.resolve(clean_question(question), rewrite=not retrieval_only)

@@ -12,6 +12,7 @@ what it claims, and dropped with its reason otherwise.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from rag.cite import Citation, resolve
@@ -74,13 +75,13 @@ def is_refusal(answer: str) -> bool:
 
 
 def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts: list[str],
-           rare: set[str] = frozenset()) -> Verified:
+           rare: AbstractSet[str] = frozenset()) -> Verified:
     """Check each sentence of `answer`. `abstracts[i]` is the whole title and abstract of `sources[i]`; `rare` are
     the question's words that few papers of the corpus have (stemmed). A sentence cites the sources the model
     marked that support it, else the one source that supports it best; a sentence no source supports, with a
     number or name its sources lack, or that describes another source's paper, is dropped."""
     asked = content_terms(question)
-    rare_held = [rare & word_terms(abstract) for abstract in abstracts]
+    rare_held = [rare & word_terms(abstract) if rare else set() for abstract in abstracts]
     source_terms = [content_terms(p.text) for p in sources]
     abstract_terms = [content_terms(abstract) for abstract in abstracts]  # once, not per sentence
     checks: list[Check] = []
@@ -151,8 +152,8 @@ def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question
     return miscounted(sentence, support, question, where)
 
 
-def described_elsewhere(sentence: str, question: str, rare: set[str], cites: list[int], rare_held: list[set[str]]
-                        ) -> str | None:
+def described_elsewhere(sentence: str, question: str, rare: AbstractSet[str], cites: list[int],
+                        rare_held: list[set[str]]) -> str | None:
     """A sentence that repeats the question's description of a paper ("the hidden-transfer decoding method") while
     its cited papers hold none of the description's rare words, and another source holds some, gives that
     paper's subject a fact of another ("2.7x", from a paper on another decoding method)."""

@@ -138,29 +138,27 @@ class KeywordIndex:
                               return_ids=False, show_progress=False)
 
     def build(self, pages: Iterable[tuple[list[str], list[str], list[str]]]) -> None:
-        """Index pages of (passage ids, texts, paper ids); a paper's passages come one after another. Each page's
-        tokens become ids of one vocabulary as it is read: a token string per word of 217,000 passages held 0.2 GB
-        more at the peak (make bench-scale)."""
+        """Index pages of (passage ids, texts, paper ids). Each page's tokens become ids of one vocabulary as it is
+        read: a token string per word of 217,000 passages held 0.2 GB more at the peak (make bench-scale)."""
         import bm25s
 
-        ids, vocabulary, documents, papers = [], {}, [], set()
-        counts, last_paper = [], []  # per word id: the papers it occurs in, and the last of them
+        ids, vocabulary, documents, papers = [], {}, [], {}
+        pairs = []  # (paper number << 32 | word id) of each page, once each: a paper's passages may lie apart
         for page_ids, texts, paper_ids in pages:
             ids += page_ids
-            papers.update(paper_ids)
+            page = []
             for tokens, paper in zip(self.tokenize(texts), paper_ids):
                 documents.append([vocabulary.setdefault(token, len(vocabulary)) for token in tokens])
-                counts += [0] * (len(vocabulary) - len(counts))
-                last_paper += [None] * (len(vocabulary) - len(last_paper))
-                for word in set(documents[-1]):
-                    if last_paper[word] != paper:
-                        counts[word], last_paper[word] = counts[word] + 1, paper
+                number = papers.setdefault(paper, len(papers)) << 32
+                page += [number | word for word in set(documents[-1])]
+            pairs.append(np.unique(np.array(page, dtype=np.int64)))
+        words = np.unique(np.concatenate(pairs or [np.zeros(0, dtype=np.int64)])) & 0xFFFFFFFF
+        paper_counts = np.bincount(words, minlength=len(vocabulary)).astype(np.int32)
         bm25 = None
         if ids:  # an empty library (its last source removed) has no keyword index to build
             bm25 = bm25s.BM25()
-            bm25.index((documents, vocabulary), show_progress=False)
+            bm25.index((documents, vocabulary), show_progress=False)  # adds the empty token, with no paper count
         del documents
-        paper_counts = np.array(counts, dtype=np.int32)
         tmp = self.folder.with_name(self.folder.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -412,10 +410,11 @@ class Index:
                 self._keyword_ready = True
 
     def rare_words(self, words: set[str]) -> set[str]:
-        """Of `words` (stemmed), those that occur in some paper but in at most `rare_share` of the papers."""
+        """Of `words` (stemmed), those that occur in some paper but in at most `rare_share` of the papers (in a small
+        library: in one paper; `rare_share` 0: none)."""
         self._ensure_keyword_index()
         counts, papers = self.keyword.papers_with(words)
-        limit = int(self.settings.rare_share * papers)
+        limit = max(1, int(self.settings.rare_share * papers)) if self.settings.rare_share else 0
         return {word for word, count in counts.items() if 0 < count <= limit}
 
     def dense_search(self, query_embedding: np.ndarray, n: int, where: dict | None = None) -> list[str]:

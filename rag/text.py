@@ -244,7 +244,7 @@ def counted_nouns(question: str) -> list[str]:
     match = _HOW_MANY.search(question)
     if not match:
         return []
-    parts = [[w for w in part.split() if w.casefold() not in _COMPARATIVES]
+    parts = [[w for w in part.split() if w.casefold() not in _COMPARATIVES] or part.split()  # "how many more?"
              for part in re.split(r"\s+(?:and|or)\s+|,\s*", match.group(1).strip())]
     return list(dict.fromkeys(words[-1] for words in parts if words))
 

@@ -48,7 +48,10 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
      "how do they correct transcripts of noisy audio?"),
     ("and which deal with audio or images?", "narrowed", [A, B, C], "and which papers deal with audio or images?"),
     ("which ones actually output images?", "narrowed", [A, B, C], "which papers actually output images?"),
-    ("which is better?", "standalone", [], None),  # a comparison is not a narrowing
+    ("which ones are better?", "standalone", [], None),  # a comparison is not a narrowing
+    ("which does it compare against?", "subject", [A], None),  # a question about the paper just discussed
+    ("New question answering datasets: which are multilingual?", "standalone", [], None),  # no switch, kept whole
+    ("Thanks! which ones use LoRA?", "narrowed", [A, B, C], "Thanks! which papers use LoRA?"),
     ("the quantization paper: how many bits does it use?", "description", [B], None),
     ("the paper: how many bits does it use?", "subject", [A], None),  # words every listed paper has name none
 ])
@@ -141,6 +144,7 @@ def test_and_which_ones_after_a_narrowing_asks_of_the_list_that_turn_narrowed(fa
     resolved = conversation.resolve("and which ones target N:M sparsity?")
     assert (resolved.how, resolved.scope, resolved.listing) == ("narrowed", [A, B, C], True)
     assert conversation.resolve("which of those use LoRA?").scope == [B, C]  # "those": the list just shown
+    assert conversation.resolve("which also use LoRA?").scope == [B, C]  # "also": narrowing further
 
 
 def test_narrowing_after_a_turn_about_one_paper_judges_the_last_list_again(fake_pipeline):

@@ -54,11 +54,25 @@ def test_the_keyword_index_counts_each_word_once_per_paper_and_finds_the_rare_on
     records = [{"title": "Paper A", "abstract": "Pruning keeps heads. " * 30 + "Wanda prunes weights."},
                {"title": "Paper B", "abstract": "Pruning drops heads. " * 30}]
     path.write_text("\n".join(json.dumps(r) for r in records))
-    ingest([path], settings.model_copy(update={"chunk_chars": 200}), Index(settings), FakeEmbedder(), progress=False)
-    fresh = Index(settings.model_copy(update={"rare_share": 0.5}))  # loaded from disk: 1 of 2 papers is rare
-    assert fresh.count() > 2  # several passages a paper, each counted once
-    assert fresh.rare_words({"prune", "wanda", "absent"}) == {"wanda"}
+    small = settings.model_copy(update={"chunk_chars": 200})
+    ingest([path], small, Index(settings), FakeEmbedder(), progress=False)
+    records[0]["abstract"] += " It also uses Wanda."  # its new last passage is stored after Paper B's
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    ingest([path], small, Index(settings), FakeEmbedder(), progress=False)
+    fresh = Index(settings.model_copy(update={"rare_share": 0.5}))
+    assert fresh.keyword.load() and fresh.count() > 2  # from disk; several passages a paper, each counted once
     assert fresh.keyword.papers_with({"prune", "head", "wanda", "absent"}) == ({"prune": 2, "head": 2, "wanda": 1}, 2)
+    assert fresh.rare_words({"prune", "wanda", "absent"}) == {"wanda"}
+
+
+def test_a_keyword_index_saved_without_paper_counts_is_rebuilt(settings):
+    index = Index(settings)
+    ingest([SEED_FILE], settings, index, FakeEmbedder(), progress=False)
+    (index.keyword.folder / "ids.json").write_text(json.dumps(index.keyword.ids))  # the older format: ids only
+    (index.keyword.folder / "paper_counts.npy").unlink()
+    fresh = Index(settings)
+    assert not fresh.keyword.load()
+    assert fresh.rare_words({"wechsel"}) == {"wechsel"} and (fresh.keyword.folder / "paper_counts.npy").is_file()
 
 
 def dead_pid() -> int:

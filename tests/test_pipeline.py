@@ -2,12 +2,12 @@ import pytest
 
 from rag import prompts
 from rag.errors import UserError
-from rag.pipeline import Answer, Sources, Token
+from rag.pipeline import Answer, Found, Sources, Token
 
 
 def test_answer_cites_exact_titles_through_the_pipeline(fake_pipeline, seed_titles):
     events = list(fake_pipeline.stream("structural pruning of large language models"))
-    assert isinstance(events[0], Sources)
+    assert isinstance(events[0], Found) and isinstance(events[1], Sources)  # papers first, then their evidence
     assert any(isinstance(e, Token) for e in events)
     answer = events[-1]
     assert isinstance(answer, Answer) and not answer.abstained

@@ -14,6 +14,7 @@ from rag.text import (QUANTITY, content_terms, counted_nouns, counts, figures, n
     ("ppo vs plain sft on glue, how many points better?", ["points"]),
     ("How many times faster than the encoder-decoder is it?", ["times"]),
     ("How many fewer tokens does it need?", ["tokens"]),
+    ("How many more?", ["more"]),
 ])
 def test_what_a_how_many_question_counts(question, nouns):
     assert counted_nouns(question) == nouns

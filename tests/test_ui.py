@@ -8,7 +8,7 @@ import pytest
 from rag import prompts
 from rag.conversation import Resolved
 from rag.errors import UserError
-from rag.pipeline import Answer, Sources, Token
+from rag.pipeline import Answer, Found, Sources, Token
 from ui import render
 from ui.app import LLM_QUEUE, ChatService, build_app, check_port
 from ui.library import LibraryService
@@ -35,7 +35,7 @@ def test_escape_shows_titles_literally():
 
 
 def test_retrieved_panel_lists_every_paper_with_its_number_passage_and_score(fake_pipeline):
-    sources = events(fake_pipeline, "how do they prune Llama?", retrieval_only=True)[0]
+    sources = events(fake_pipeline, "how do they prune Llama?", retrieval_only=True)[1]  # after Found
     papers = sources.retrieval.papers
     numbers = render.source_numbers(sources.sources)
     panel = render.retrieved_panel(papers, numbers, sources.retrieval.ms)
@@ -49,7 +49,7 @@ def test_retrieved_panel_lists_every_paper_with_its_number_passage_and_score(fak
 
 
 def test_panel_numbers_before_the_answer_match_the_answers_citations(fake_pipeline):
-    sources, *_, answer = events(fake_pipeline, "how do they prune Llama?")
+    _, sources, *_, answer = events(fake_pipeline, "how do they prune Llama?")
     numbers = render.source_numbers(sources.sources)
     assert answer.citations
     assert {c.n: c.paper_id for c in answer.citations} == {n: pid for pid, n in numbers.items() if n in
@@ -236,7 +236,7 @@ def test_api_chat_carries_the_conversation_in_its_history(service):
 
 def test_stream_event_types_are_what_the_ui_expects(fake_pipeline):
     kinds = [type(e) for e in events(fake_pipeline, "how do they prune Llama?")]
-    assert kinds[0] is Sources and kinds[-1] is Answer and set(kinds[1:-1]) == {Token}
+    assert kinds[:2] == [Found, Sources] and kinds[-1] is Answer and set(kinds[2:-1]) == {Token}
 
 
 def test_busy_port_is_a_one_line_error_before_the_models_load():

@@ -23,7 +23,7 @@ from rag.backends import LLM
 from rag.cli import add_settings_flags, run_cli, settings_from_flags
 from rag.conversation import Conversation, Resolved
 from rag.errors import UserError
-from rag.pipeline import Answer, Pipeline, Sources, Token, clean_question
+from rag.pipeline import Answer, Found, Pipeline, Sources, Token, clean_question
 from rag.retrieve import Filters
 from ui import render
 from ui.library import MAX_UPLOAD_MB, LibraryService, build_library_tab, topic_question
@@ -145,10 +145,13 @@ class ChatService:
         for event in conversation.stream(question, k):
             if isinstance(event, Resolved):
                 resolved = event
+            elif isinstance(event, Found):  # the papers at once; their numbered sources once the evidence is read
+                found = f"_Found {len(event.retrieval.papers)} papers; reading them…_"
+                yield found, None, None
             elif isinstance(event, Sources):
                 r = event.retrieval
-                panel = render.retrieved_panel(r.papers, render.source_numbers(event.sources), r.ms, resolved=resolved)
-                yield f"_Found {len(r.papers)} papers; reading them…_", panel, None
+                yield found, render.retrieved_panel(r.papers, render.source_numbers(event.sources), r.ms,
+                                                    resolved=resolved), None
             elif isinstance(event, Token):
                 text += event.text
                 yield render.escape_lines(text), None, None
