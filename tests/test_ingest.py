@@ -56,13 +56,16 @@ def test_the_keyword_index_counts_each_word_once_per_paper_and_finds_the_rare_on
     path.write_text("\n".join(json.dumps(r) for r in records))
     small = settings.model_copy(update={"chunk_chars": 200})
     ingest([path], small, Index(settings), FakeEmbedder(), progress=False)
-    records[0]["abstract"] += " It also uses Wanda."  # its new last passage is stored after Paper B's
-    path.write_text("\n".join(json.dumps(r) for r in records))
-    ingest([path], small, Index(settings), FakeEmbedder(), progress=False)
     fresh = Index(settings.model_copy(update={"rare_share": 0.5}))
     assert fresh.keyword.load() and fresh.count() > 2  # from disk; several passages a paper, each counted once
     assert fresh.keyword.papers_with({"prune", "head", "wanda", "absent"}) == ({"prune": 2, "head": 2, "wanda": 1}, 2)
     assert fresh.rare_words({"prune", "wanda", "absent"}) == {"wanda"}
+    records[0]["abstract"] += " It also uses Wanda."  # its new last passage is stored after Paper B's
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    ingest([path], small, Index(settings), FakeEmbedder(), progress=False)
+    edited = Index(settings.model_copy(update={"rare_share": 0.5}))
+    assert edited.rare_words({"prune", "wanda"}) == {"wanda"}  # an edited paper's words may count twice, never less
+    assert edited.keyword.papers_with({"prune", "wanda"})[0]["prune"] >= 2
 
 
 def test_a_keyword_index_saved_without_paper_counts_is_rebuilt(settings):
