@@ -63,14 +63,14 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
 _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|work|study|model|method|result)\b"
                        r"|\b(?:paper|source|number|no\.?)\s*#?\[?(\d+)\]?(?!\w)|(?<!\w)#(\d+)\b|^\s*\[(\d+)\]",
                        re.IGNORECASE)
+# Words after "the" that point at no paper by its content: "the same one", "the second one", "the new one".
+_NOT_DESCRIBING = r"same|whole|other|first|second|third|fourth|fifth|last|new|next|previous"
 # "the speech one", "the one about quantization", "the quantization paper": one of the previous papers.
-_DESCRIPTION = re.compile(r"\bthe\s+one\s+\w"
-                          r"|\bthe\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|previous)\b)"
-                          r"[\w/-]+(?:\s+[\w/-]+){0,2}\s+one\b", re.IGNORECASE)
+_DESCRIPTION = re.compile(rf"\bthe\s+one\s+\w|\bthe\s+(?!(?:{_NOT_DESCRIBING})\b)[\w/-]+(?:\s+[\w/-]+){{0,2}}\s+one\b",
+                          re.IGNORECASE)
 # "the survey: what does it propose?": a paper of the last list named by words that only its title has.
-_LEADING_NAME = re.compile(r"^\W*(?:and\s+)?the\s+(?!(?:same|whole|other|first|second|third|fourth|fifth|last|new|next|"
-                           r"previous|one|results?|authors?|paper|model|method)\b)([\w/-]+(?:\s+[\w/-]+){0,2})\s*"
-                           r"(?:[:,–—]|\s-\s)", re.IGNORECASE)
+_LEADING_NAME = re.compile(rf"^\W*(?:and\s+)?the\s+(?!(?:{_NOT_DESCRIBING}|one|results?|authors?|paper|model|method)\b)"
+                           r"([\w/-]+(?:\s+[\w/-]+){0,2})\s*(?:[:,–—]|\s-\s)", re.IGNORECASE)
 _CLAUSE_MARKS = (":", ";", ",", "?", "!", ". ", "—", "–", " - ")
 _POINTER_WORDS = re.compile(r"\b(?:and|the|one|ones|for|about)\b", re.IGNORECASE)
 
