@@ -38,6 +38,11 @@ def test_comparing_amounts_or_asking_sizes_asks_for_a_quantity(question, asks):
     assert (QUANTITY.search(question) is not None) == asks
 
 
+def test_what_a_number_counts_runs_past_its_adjectives_to_the_noun():
+    assert counts("It was evaluated on four diverse open-source test sets.") == [
+        ("four", ["diverse", "open-source", "test", "sets"])]
+
+
 def test_punctuation_ends_what_a_number_counts():
     assert counts("It covers four key aspects: application scenarios and benchmarks.") == [("four", ["key", "aspects"])]
 
