@@ -29,7 +29,7 @@ MAX_REWRITE_TOKENS = 60
 MAX_REWRITE_CHARS = 400  # longer replies are not a question: keep the user's own words
 DESCRIPTION_MARGIN = 0.05  # cosine by which a paper outside the previous answer must match a description better
 
-How = Literal["standalone", "narrowed", "subject", "position", "description", "rewritten"]
+How = Literal["standalone", "switched", "narrowed", "subject", "position", "description", "rewritten"]
 
 _KINDS = r"(?:papers|ones|works|studies|models|methods|approaches|reviews|surveys)"
 # "those", "them", "the above", "the vocabulary papers": the papers of the previous answer.
@@ -186,14 +186,15 @@ class Conversation:
 
     def resolve(self, question: str, rewrite: bool = True) -> Resolved:
         """What to answer for `question`, and among which papers. `rewrite=False`: never call the LLM."""
-        previous = next((t.papers for t in reversed(self.turns) if t.papers), [])
+        turns = self.topic_turns()
+        previous = next((t.papers for t in reversed(turns) if t.papers), [])
         # "the second one", "the one about speech": a paper of the last list the user saw, even after a turn
         # about one of them ("and the other one?")
-        listed = next((t.papers for t in reversed(self.turns) if len(t.papers) > 1), previous)
-        if not self.turns:
+        listed = next((t.papers for t in reversed(turns) if len(t.papers) > 1), previous)
+        if not turns:
             return Resolved(question, question, "standalone")
         if (switch := _SWITCH.match(question)) and question[switch.end():].strip():
-            return Resolved(question, question[switch.end():], "standalone")
+            return Resolved(question, question[switch.end():], "switched")
         if listed and _narrows(question):  # "those": the last list, also after a turn about one of them
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed",
                             self._named_list(question) or listed, listing=True)
@@ -201,7 +202,7 @@ class Conversation:
             # "and which ones …" after "which of those …" asks of the same papers as that turn did: the list it
             # narrowed; "which also …" narrows further
             base = listed if re.search(r"\balso\b", question, re.IGNORECASE) else next(
-                (t.papers for t in reversed(self.turns) if len(t.papers) > 1 and t.how != "narrowed"), listed)
+                (t.papers for t in reversed(turns) if len(t.papers) > 1 and t.how != "narrowed"), listed)
             standalone = re.sub(r"\bwhich(?:\s+ones\b)?", "which papers", question, count=1, flags=re.IGNORECASE)
             return Resolved(question, standalone, "narrowed", base, listing=True)
         if listed and (match := _POSITION.search(question)):
@@ -228,9 +229,15 @@ class Conversation:
         """The earlier list that "which of the vocabulary papers …" names by its words: the listing turn whose
         question shares the most of them, the latest on a tie. None for "those" or "the reviews"."""
         words = content_terms(_NARROW_SET.search(question).group(0)) - _KIND_TERMS
-        lists = [t for t in self.turns if len(t.papers) > 1]
+        lists = [t for t in self.topic_turns() if len(t.papers) > 1]
         best = max(reversed(lists), key=lambda t: len(words & content_terms(t.standalone)), default=None)
         return best.papers if words and best and words & content_terms(best.standalone) else None
+
+    def topic_turns(self) -> list[Turn]:
+        """The turns since the user last switched topics ("Switching topics: …"): the papers before it are
+        no longer what "those", "it" or "the second one" point at."""
+        starts = [i for i, t in enumerate(self.turns) if t.how == "switched"]
+        return self.turns[starts[-1]:] if starts else self.turns
 
     def _described(self, words: str, listed: list[tuple[str, str]]) -> tuple[str, str]:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
@@ -259,7 +266,7 @@ class Conversation:
     def rewrite(self, question: str) -> str:
         """One short LLM call: the question rewritten to stand on its own."""
         llm = self.pipeline.load_llm()
-        reply = "".join(llm.stream(build_rewrite_messages(self.turns, question), MAX_REWRITE_TOKENS, Usage()))
+        reply = "".join(llm.stream(build_rewrite_messages(self.topic_turns(), question), MAX_REWRITE_TOKENS, Usage()))
         return clean_rewrite(reply, question)
 
     def stream(self, question: str, k: int | None = None, retrieval_only: bool = False

@@ -15,6 +15,7 @@ from fakes import ScriptedLLM
 A = ("a", "Speech Paper: Listening While Speaking")
 B = ("b", "Quantization Paper: Four Bits Are Enough")
 C = ("c", "Pruning Paper: Removing Heads")
+D = ("d", "MEXA: Multilingual Evaluation")
 PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
 
 
@@ -44,7 +45,7 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     ("How many algorithms did they test, and how many of those avoided leakage?", "subject", [A, B, C], None),
     ("What accuracy did the approach that classifies tables with an LLM reach on its tests?", "standalone", [], None),
     # The user says a new topic starts: its "they" is no pointer back.
-    ("Switching topics: how do they correct transcripts of noisy audio?", "standalone", [],
+    ("Switching topics: how do they correct transcripts of noisy audio?", "switched", [],
      "how do they correct transcripts of noisy audio?"),
     ("and which deal with audio or images?", "narrowed", [A, B, C], "and which papers deal with audio or images?"),
     ("which ones actually output images?", "narrowed", [A, B, C], "which papers actually output images?"),
@@ -160,6 +161,17 @@ def test_narrowing_the_list_the_question_names_by_its_words_not_the_last_one(fak
     assert conversation.resolve("and which of the vocabulary papers use RoBERTa?").scope == [A, B, C]
     assert conversation.resolve("and which of the reviews use RoBERTa?").scope == [B, C]  # a kind, not a topic
     assert conversation.resolve("and which of those use RoBERTa?").scope == [B, C]
+
+
+def test_after_a_topic_switch_the_papers_before_it_are_no_longer_pointed_at(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A, B, C])
+    conversation.turns.append(Turn("Different question: what is MEXA?", "what is MEXA?", "switched", [D], "M [1]."))
+    assert conversation.resolve("which ones use LoRA?").how == "standalone"  # not the list of before
+    assert conversation.resolve("tell me more about the second one").how != "position"
+    assert conversation.resolve("how was it evaluated?").scope == [D]
+    conversation.turns.append(Turn("which papers prune?", "which papers prune?", "standalone", [B, C], "…"))
+    assert conversation.resolve("which ones use LoRA?").scope == [B, C]  # a list of the new topic
+    assert "Speech Paper" not in build_rewrite_messages(conversation.topic_turns(), "why?")[-1]["content"]
 
 
 def test_a_refused_turn_keeps_the_papers_of_the_turn_before(fake_pipeline):
