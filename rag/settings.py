@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     list_rank_step: float = Field(0.03, ge=0, description="added to list_threshold for each rank further down: the "
                                   "retrieval order is evidence too")
 
+    narrow_share: float = Field(0.6, ge=0, le=1, description="narrowing papers the conversation showed ('which of "
+                                "those …?'): a paper judged a match stays only with P(yes) at least this share of the "
+                                "best one's (0: off)")
     identify_threshold: float = Field(0.2, description="P(yes) the best-ranked candidate needs to be named as the "
                                       "paper a 'which paper …?' question describes (raise it to name fewer papers)")
 

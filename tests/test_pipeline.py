@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from rag import prompts
@@ -52,6 +54,18 @@ def test_candidates_further_down_the_ranking_need_a_surer_yes(fake_pipeline, mon
     fake_pipeline.settings.list_threshold, fake_pipeline.settings.list_rank_step = 0.2, 0.03
     answer = fake_pipeline.ask("which papers use structural pruning?")
     assert [c.n for c in answer.citations] == [1, 2, 3, 4]  # rank 5 would need 0.32
+
+
+def test_narrowing_papers_the_user_saw_keeps_those_judged_near_the_best(fake_pipeline, monkeypatch):
+    scope = [p.paper_id for p in fake_pipeline.retrieve("structural pruning of large language models").papers[:4]]
+    judged = iter([0.8, 0.5, 0.3, 0.7])
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: next(judged))
+    fake_pipeline.settings.narrow_share = 0.6
+    answer = fake_pipeline.ask("which papers prune large language models?", papers=scope, listing=True)
+    assert [c.n for c in answer.citations] == [1, 2, 4] and len(answer.generated.splitlines()) == 4
+    assert answer.reason.startswith("1 of 4 papers left out") and "(0.80)" in answer.reason
+    judged = itertools.chain([0.8, 0.5, 0.3, 0.7], itertools.repeat(0.0))
+    assert len(fake_pipeline.ask("which papers prune large language models?").citations) == 4  # no scope: a list
 
 
 def test_a_question_for_one_described_paper_needs_a_surer_yes_than_a_list(fake_pipeline, monkeypatch):

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from rag import evidence
-from rag.conversation import Conversation
+from rag.conversation import Conversation, Turn
 from rag.corpus import load
 from rag.grounding import verify
 from rag.pipeline import Pipeline, Sources
@@ -197,3 +197,17 @@ def test_a_fact_of_another_decoding_paper_is_not_given_to_the_one_the_question_d
     assert "2.7" not in answer.text, answer.text
     if "2.7" in answer.generated:
         assert "the question's" in answer.reason and "hidden-transfer" in answer.reason, answer.reason
+
+
+def test_narrowing_a_list_to_its_reviews_keeps_only_the_review(real_pipeline):
+    titles = ["Generating Images with Multimodal Language Models", "Linearly Mapping from Image to Text Space",
+              "A Review of Multi-Modal Large Language and Vision Models",
+              "Visual Perception by Large Language Model's Weights"]
+    found = {p.title: p.paper_id for t in titles for p in real_pipeline.retrieve(t).papers}
+    question = "which papers connect language models with images?"
+    conversation = Conversation(real_pipeline, [Turn(question, question, "standalone",
+                                                     [(found[t], t) for t in titles], "…")])
+    resolved, answer = conversation.ask("which of those are surveys or reviews?")
+    # every listed paper is about images, which lifts the judge's P(yes) for all of them
+    assert resolved.how == "narrowed" and len(answer.generated.splitlines()) >= 2
+    assert [c.title for c in answer.citations] == [titles[2]] and "left out" in answer.reason
