@@ -14,7 +14,7 @@ import numpy as np
 from rag import prompts
 from rag.embeddings import Embedder
 from rag.retrieve import Passage, RetrievedPaper
-from rag.text import QUANTITY, asked_part, content_terms, numbers, sentences
+from rag.text import ASKS_NAMES, QUANTITY, asked_part, content_terms, numbers, sentences
 
 # Added to a sentence's score when the question asks for a quantity and the sentence states a number.
 NUMBER_BONUS = 0.2
@@ -95,4 +95,6 @@ def build_messages(question: str, evidence: list[RetrievedPaper], first: int = 1
     sources = "\n\n".join(
         prompts.format_source(n, paper.title, [p.text for p in sorted(paper.passages, key=lambda p: p.position)])
         for n, paper in enumerate(evidence, start=first))
+    if ASKS_NAMES.search(question):
+        question = f"{question.rstrip()} {prompts.NAMES_HINT}"
     return prompts.messages(prompts.ANSWER, sources=sources, question=question)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (QUANTITY, content_terms, counted_nouns, counts, counts_asked, figures, marker_numbers,
-                      name_after, names, names_near, numbers, occurs, quantities, sentences, states_quantity,
-                      strip_markers, urls, without_urls, word_terms)
+from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts, counts_asked, figures,
+                      marker_numbers, name_after, names, names_near, numbers, occurs, quantities, sentences,
+                      states_new_name, states_quantity, strip_markers, urls, without_urls, word_terms)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -229,6 +229,15 @@ def states_no_quantity(question: str, answer: str) -> str | None:
         if stated and all(q in own for q in stated):
             return (f"the question asks {quantity.group(0).lower()}; the answer's only quantities "
                     f"({', '.join(dict.fromkeys(' '.join(q).strip() for q in stated))}) are the question's own")
+    return None
+
+
+def names_nothing(question: str, answer: str) -> str | None:
+    """For a "which models / datasets / languages …" question, an answer that names none the question does not
+    ("WavLLM uses dual encoders" for "Which two encoders does WavLLM use?"), as a reason."""
+    asked = ASKS_NAMES.search(question)
+    if asked and not states_new_name(strip_markers(answer), question):
+        return f"the question asks {asked.group(0).lower()}; the answer names none"
     return None
 
 

@@ -15,8 +15,8 @@ from rag.corpus import clean
 from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
-from rag.grounding import (Check, Verified, is_refusal, lacks_names, missing_names, only_says_yes_or_no,
-                           states_no_quantity, verify)
+from rag.grounding import (Check, Verified, is_refusal, lacks_names, missing_names, names_nothing,
+                           only_says_yes_or_no, states_no_quantity, verify)
 from rag.index import Index
 from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
@@ -230,7 +230,8 @@ class Pipeline:
             if says_yes_or_no and not unnamed and (
                     quoted := self._source_says(question, raw, sources, verified, papers, timings)):
                 return quoted
-            unanswered = (states_no_quantity(question, verified.text) or unnamed) if verified.citations else None
+            unanswered = (states_no_quantity(question, verified.text) or names_nothing(question, verified.text)
+                          or unnamed) if verified.citations else None
             if verified.citations and not unanswered:
                 reason = (f"{len(dropped)} of {len(checks)} sentences left out: "
                           + "; ".join(c.dropped for c in dropped)) if dropped else ""

@@ -21,6 +21,12 @@ ANSWER = (
     ("human", "Excerpts:\n{sources}\n\nQuestion: {question}"),
 )
 
+# Added to a question that asks which models, datasets, languages …: asked "Which two encoders does WavLLM use?",
+# the small model answered "WavLLM uses dual encoders"; with it, "a Whisper encoder and a WavLM encoder". On the
+# 12 dev questions of that kind: 6 right without it, 7 with "Answer with the names." (bare names, some wrong), 8-9
+# with this one.
+NAMES_HINT = "Answer in one sentence that names them."
+
 # One option of a choice question ("Which gives the larger speedup: Chimera or Token Recycling?"), asked of its
 # own paper without naming the other: the small model compares poorly, but reads one paper's figure well. Asked
 # "… Answer only for Token Recycling.", it refused or described both options.

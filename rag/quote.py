@@ -15,7 +15,7 @@ import numpy as np
 from rag import prompts
 from rag.backends import LLM
 from rag.retrieve import RetrievedPaper
-from rag.text import QUANTITY, counts_what_is_asked, states_quantity
+from rag.text import ASKS_NAMES, QUANTITY, counts_what_is_asked, states_new_name, states_quantity
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,13 @@ def closest_sentences(question: str, sources: list[RetrievedPaper], count: int |
                       ) -> list[tuple[int, str]]:
     """The `count` (default: all) evidence sentences likeliest to answer the question, as (source number,
     sentence). A question that asks for a quantity is answered only by a sentence that states a number, of what
-    it counts for a "how many" question ("GPT-3" does not say how many papers a survey covers)."""
+    it counts for a "how many" question ("GPT-3" does not say how many papers a survey covers); one that asks
+    which models (datasets, languages …) only by a sentence that names one the question does not."""
     quantity = QUANTITY.search(question) is not None
+    named = ASKS_NAMES.search(question) is not None
     pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages
-             if not quantity or (states_quantity(passage.text) and counts_what_is_asked(passage.text, question))]
+             if (not quantity or (states_quantity(passage.text) and counts_what_is_asked(passage.text, question)))
+             and (not named or states_new_name(passage.text, question))]
     if not pairs:
         return []
     scores = np.array([p.answer_score for _, p in pairs])

@@ -83,6 +83,15 @@ def without_urls(text: str) -> str:
     return URL.sub(" ", text)
 
 
+# "Which two encoders does WavLLM use?", "which picture model works best?": the answer is named things. Not "what
+# model …?" ("a conditional flow matching model" answers it) nor "which papers …?" (a list).
+_NAMED_KINDS = r"(?:models?|llms?|datasets?|benchmarks?|corpus|corpora|languages?|encoders?|decoders?|tokenizers?|gpus?)"
+ASKS_NAMES = re.compile(
+    r"\bwhich\s+(?:(?!(?:papers?|works?|stud(?:y|ies)|ones?|of|with|for|on|in|to|by|from|about|that|do|does|did|is|"
+    rf"are|was|were)\b)[\w-]+\s+){{0,3}}?{_NAMED_KINDS}(?=\s*[?,.;]|\s*$|\s+(?:does|do|did|is|are|was|were|has|have|"
+    r"had|can|could|would|will|should|they|it|we|you|the|a|an|for|in|on|with|from|to|of|by|at|[a-z]+s)\b)",
+    re.IGNORECASE)
+
 # A number in digits or words ("four key aspects", "a seven-fold reduction", "twice as fast"). "One" is left out:
 # it is mostly a pronoun ("one of the").
 _QUANTITY_WORD = re.compile(r"\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|"
@@ -138,6 +147,11 @@ def quantities(text: str) -> list[tuple[str, str]]:
         else:
             found.append((number, after.lower() if NUMBER.fullmatch(number) else ""))
     return found
+
+
+def states_new_name(text: str, question: str) -> bool:
+    """Whether `text` states a name or number that `question` does not."""
+    return any(not occurs(term, question) for term in names(text) + numbers(text))
 
 
 def states_quantity(text: str) -> bool:

@@ -1,9 +1,11 @@
 import pytest
 
+from rag import prompts
 from rag.evidence import build_messages, names_paper, select_evidence
 from rag.retrieve import Passage, RetrievedPaper
 from rag.text import asked_part
 
+from conftest import source
 from fakes import FakeEmbedder
 
 ABSTRACTS = {
@@ -98,3 +100,10 @@ def test_names_paper(question, title, named):
 ])
 def test_asked_part_runs_from_the_first_clause_that_asks_to_its_sentences_end(question, asked):
     assert asked_part(question) == asked
+
+
+def test_a_question_for_named_models_asks_the_model_for_the_names():
+    wavllm = [source("WavLLM", "It uses a Whisper encoder and a WavLM encoder.")]
+    assert build_messages("Which two encoders does WavLLM use?", wavllm)[-1]["content"].endswith(
+        f"use? {prompts.NAMES_HINT}")
+    assert prompts.NAMES_HINT not in build_messages("What does WavLLM do?", wavllm)[-1]["content"]

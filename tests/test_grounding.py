@@ -3,7 +3,7 @@
 import pytest
 
 from rag import prompts
-from rag.grounding import is_refusal, missing_names, states_no_quantity, verify
+from rag.grounding import is_refusal, missing_names, names_nothing, states_no_quantity, verify
 
 from conftest import source
 
@@ -264,6 +264,14 @@ def test_a_quantity_answer_must_state_a_quantity_of_its_own():
     assert states_no_quantity("How many tokens was Llama 2 pretrained on?", "On 2 trillion tokens [1].") is None
     assert states_no_quantity("How fast is the 4-bit model?", "The 4-bit model is twice as fast [1].") is None
     assert states_no_quantity("Which reaches the higher ratio, 16x or 4x?", "The 16x one [1].") is None
+
+
+def test_an_answer_to_which_models_or_datasets_must_name_one_the_question_does_not():
+    question = "Which two encoders does WavLLM use?"
+    assert names_nothing(question, "WavLLM uses dual encoders [1].") == (
+        "the question asks which two encoders; the answer names none")
+    assert names_nothing(question, "WavLLM uses a Whisper encoder and a WavLM encoder [1].") is None
+    assert names_nothing("What model does CosyVoice use?", "A conditional flow matching model [1].") is None
 
 
 def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_another_source():

@@ -1,6 +1,7 @@
 """Choosing the evidence sentences that may be quoted as the answer."""
 
 from rag.quote import closest_sentences
+from rag.retrieve import Passage, RetrievedPaper
 from rag.text import states_quantity
 
 from conftest import source
@@ -25,3 +26,11 @@ def test_a_how_many_question_is_quoted_only_from_a_sentence_that_counts_what_it_
 def test_quantities_are_digits_or_number_words():
     assert states_quantity("a 7-fold reduction") and states_quantity("four key aspects")
     assert states_quantity("twice as fast") and not states_quantity("one of the first models to do so")
+
+
+def test_a_question_for_named_models_is_quoted_only_from_a_sentence_that_names_one():
+    wavllm = RetrievedPaper("w", "WavLLM", [Passage("w0", "WavLLM is a speech model with dual encoders.", 0, 0.9, 0.1),
+                                            Passage("w1", "It uses a Whisper encoder and a WavLM encoder.", 1, 0.5, 0.1)])
+    assert closest_sentences("Which two encoders does WavLLM use?", [wavllm]) == [
+        (1, "It uses a Whisper encoder and a WavLM encoder.")]
+    assert len(closest_sentences("What does WavLLM use?", [wavllm])) == 2

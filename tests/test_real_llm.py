@@ -211,3 +211,10 @@ def test_narrowing_a_list_to_its_reviews_keeps_only_the_review(real_pipeline):
     # every listed paper is about images, which lifts the judge's P(yes) for all of them
     assert resolved.how == "narrowed" and len(answer.generated.splitlines()) >= 2
     assert [c.title for c in answer.citations] == [titles[2]] and "left out" in answer.reason
+
+
+def test_a_question_for_named_encoders_is_answered_with_their_names(real_pipeline):
+    answer = real_pipeline.ask("Which two encoders does WavLLM use?")  # unprompted, the model wrote "dual encoders"
+    assert occurs("Whisper", answer.text) and occurs("WavLM", answer.text), answer.text
+    assert [c.title for c in answer.citations] == [
+        "WavLLM: Towards Robust and Adaptive Speech Large Language Model"]

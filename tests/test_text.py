@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.text import (QUANTITY, content_terms, counted_nouns, counts, figures, name_after, names, names_near, numbers,
+from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts, figures, name_after, names, names_near, numbers,
                       sentences, strip_markers)
 
 
@@ -41,6 +41,20 @@ def test_comparing_amounts_or_asking_sizes_asks_for_a_quantity(question, asks):
 def test_what_a_number_counts_runs_past_its_adjectives_to_the_noun():
     assert counts("It was evaluated on four diverse open-source test sets.") == [
         ("four", ["diverse", "open-source", "test", "sets"])]
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("Which two encoders does WavLLM use?", "Which two encoders"),
+    ("which picture model works best on the benchmarks?", "which picture model"),
+    ("Which parallel corpora does MEXA use?", "Which parallel corpora"),
+    ("which four languages did they test?", "which four languages"),
+    ("What model does CosyVoice use?", None),  # "a flow matching model" answers it
+    ("Which papers use LLMs?", None),  # a list
+    ("which model size is best?", None),  # a size
+])
+def test_which_question_asks_for_named_models_datasets_or_languages(question, asks):
+    found = ASKS_NAMES.search(question)
+    assert (found.group(0) if found else None) == asks
 
 
 def test_punctuation_ends_what_a_number_counts():
