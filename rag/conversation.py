@@ -71,6 +71,10 @@ _DESCRIPTION = re.compile(rf"\bthe\s+one\s+\w|\bthe\s+(?!(?:{_NOT_DESCRIBING})\b
 # "the survey: what does it propose?": a paper of the last list named by words that only its title has.
 _LEADING_NAME = re.compile(rf"^\W*(?:and\s+)?the\s+(?!(?:{_NOT_DESCRIBING}|one|results?|authors?|paper|model|method)\b)"
                            r"([\w/-]+(?:\s+[\w/-]+){0,2})\s*(?:[:,–—]|\s-\s)", re.IGNORECASE)
+# "and the compressor built specifically for MoE models, how much accuracy does it lose?": a longer description
+# before the question, matched like "the speech one".
+_LEADING_DESCRIPTION = re.compile(rf"^\W*(?:and\s+)?the\s+(?!(?:{_NOT_DESCRIBING}|one|results?|authors?)\b)"
+                                  r"([\w/-]+(?:\s+[\w/-]+){2,7})\s*(?:[:,–—]|\s-\s)", re.IGNORECASE)
 _CLAUSE_MARKS = (":", ";", ",", "?", "!", ". ", "—", "–", " - ")
 _POINTER_WORDS = re.compile(r"\b(?:and|the|one|ones|for|about)\b", re.IGNORECASE)
 
@@ -215,6 +219,8 @@ class Conversation:
         if listed and (match := _LEADING_NAME.match(question)) and (
                 paper := self._named_by(match.group(1), listed, titles_only=True)):
             return self._about(question, paper, "description")
+        if listed and (match := _LEADING_DESCRIPTION.match(question)) and not _SUBJECT.search(match.group(1)):
+            return self._about(question, self._described(match.group(1), listed), "description")
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
         if previous and (pointer := _SUBJECT.search(question)) and not _OWN_SUBJECT.search(question, 0, pointer.start()):

@@ -55,6 +55,7 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     ("Thanks! which ones use LoRA?", "narrowed", [A, B, C], "Thanks! which papers use LoRA?"),
     ("the quantization paper: how many bits does it use?", "description", [B], None),
     ("the paper: how many bits does it use?", "subject", [A], None),  # words every listed paper has name none
+    ("the key idea of the paper, what is it?", "subject", [A], None),  # "the paper": the one just discussed
 ])
 def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, how, scope, standalone):
     resolved = conversation_after(fake_pipeline, [A, B, C]).resolve(question)
@@ -68,6 +69,16 @@ def test_a_described_paper_is_picked_among_the_previous_ones(fake_pipeline):
     conversation = conversation_after(fake_pipeline, [(p.paper_id, p.title) for p in papers])
     wanted = papers[1]
     resolved = conversation.resolve(f"what does the {wanted.title.split()[0]} one do?")
+    assert resolved.how == "description" and resolved.scope == [(wanted.paper_id, wanted.title)]
+
+
+def test_a_longer_description_before_the_question_picks_that_paper(fake_pipeline):
+    papers = fake_pipeline.retrieve("pruning speech recognition quantization").papers[:3]
+    conversation = conversation_after(fake_pipeline, [(p.paper_id, p.title) for p in papers])
+    conversation.turns.append(Turn("what is it?", "what is it?", "subject", [(papers[0].paper_id, papers[0].title)],
+                                   "…"))  # "it" would be this one
+    wanted = papers[1]
+    resolved = conversation.resolve(f"and the method called {wanted.title.split(':')[0]}, how fast is it?")
     assert resolved.how == "description" and resolved.scope == [(wanted.paper_id, wanted.title)]
 
 
@@ -233,3 +244,15 @@ def test_words_only_one_listed_paper_has_verbatim_pick_it(real_pipeline):
                                       "Which papers try to cut the cost that visual tokens add to multimodal LLMs?")
     # only AIM's abstract says "training-free"; by similarity alone a training-free paper on long inputs won
     assert conversation.resolve("the training-free one: how big a FLOPs reduction does it get?").scope == listed[:1]
+
+
+def test_a_described_paper_before_the_question_is_found_among_the_list_not_the_last_subject(real_pipeline):
+    titles = ["MC-MoE: Mixture Compressor for Mixture-of-Experts LLMs Gains More", "A Survey on Mixture of Experts",
+              "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"]
+    found = {p.title: p.paper_id for t in titles for p in real_pipeline.retrieve(t).papers}
+    listed = [(found[t], t) for t in titles]
+    conversation = conversation_after(real_pipeline, listed, "papers on mixture-of-experts LLMs?")
+    conversation.turns.append(Turn("the survey: what does it propose?", "…", "description", [listed[1]], "…"))
+    resolved = conversation.resolve("and the compressor built specifically for MoE models, how much accuracy does "
+                                    "it lose at 2.54 bits?")
+    assert (resolved.how, resolved.scope) == ("description", listed[:1])  # not "it", the survey just discussed
