@@ -68,13 +68,21 @@ _NOT_DESCRIBING = r"same|whole|other|first|second|third|fourth|fifth|last|new|ne
 # "the speech one", "the one about quantization", "the quantization paper": one of the previous papers.
 _DESCRIPTION = re.compile(rf"\bthe\s+one\s+\w|\bthe\s+(?!(?:{_NOT_DESCRIBING})\b)[\w/-]+(?:\s+[\w/-]+){{0,2}}\s+one\b",
                           re.IGNORECASE)
-# "the survey: what does it propose?": a paper of the last list named by words that only its title has.
-_LEADING_NAME = re.compile(rf"^\W*(?:and\s+)?the\s+(?!(?:{_NOT_DESCRIBING}|one|results?|authors?|paper|model|method)\b)"
-                           r"([\w/-]+(?:\s+[\w/-]+){0,2})\s*(?:[:,–—]|\s-\s)", re.IGNORECASE)
+
+
+def _leading(words: str, not_first: str) -> re.Pattern:
+    """'the <words>:' (or ',', '—', ' - ') opening a question; `words` is the regex count of the words after the
+    first one, which is none of `not_first`."""
+    return re.compile(rf"^\W*(?:and\s+)?the\s+(?!(?:{_NOT_DESCRIBING}|one|results?|authors?{not_first})\b)"
+                      rf"([\w/-]+(?:\s+[\w/-]+){{{words}}})\s*(?:[:,–—]|\s-\s)", re.IGNORECASE)
+
+
+# "the survey: what does it propose?": a paper of the last list named by words that only its title has ("the
+# model:" is the paper just discussed).
+_LEADING_NAME = _leading("0,2", "|paper|model|method")
 # "and the compressor built specifically for MoE models, how much accuracy does it lose?": a longer description
 # before the question, matched like "the speech one".
-_LEADING_DESCRIPTION = re.compile(rf"^\W*(?:and\s+)?the\s+(?!(?:{_NOT_DESCRIBING}|one|results?|authors?)\b)"
-                                  r"([\w/-]+(?:\s+[\w/-]+){2,7})\s*(?:[:,–—]|\s-\s)", re.IGNORECASE)
+_LEADING_DESCRIPTION = _leading("2,7", "")
 _CLAUSE_MARKS = (":", ";", ",", "?", "!", ". ", "—", "–", " - ")
 _POINTER_WORDS = re.compile(r"\b(?:and|the|one|ones|for|about)\b", re.IGNORECASE)
 

@@ -265,13 +265,13 @@ def counted_nouns(question: str) -> list[str]:
 
 # The most words a number's phrase runs to: what is counted is its last word, after the adjectives ("four
 # diverse open-source test sets").
-COUNTED_PHRASE_WORDS = 5
+_COUNTED_PHRASE_WORDS = 5
 
 
 def counts(text: str) -> list[tuple[str, list[str]]]:
     """(number, the words of what it counts) for each number of `text` in digits or words: the words after it,
     past scales ("10 million samples"), up to the next stopword or punctuation ("four key aspects in …"), and at
-    most COUNTED_PHRASE_WORDS."""
+    most _COUNTED_PHRASE_WORDS (5)."""
     text = MARKER.sub(" ", text)
     tokens = list(_TOKEN.finditer(text))
     found = []
@@ -286,7 +286,7 @@ def counts(text: str) -> list[tuple[str, list[str]]]:
                 break
             if w.casefold() in _SCALE and not phrase:
                 continue
-            if w.casefold() in _STOPWORDS or w[0].isdigit() or len(phrase) == COUNTED_PHRASE_WORDS:
+            if w.casefold() in _STOPWORDS or w[0].isdigit() or len(phrase) == _COUNTED_PHRASE_WORDS:
                 break
             phrase.append(w)
         found.append((word, phrase))
