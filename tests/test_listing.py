@@ -12,6 +12,9 @@ from rag.listing import is_list_question
     "list works that use LoRA",
     "Are there studies on unlearning?",
     "Find works that use LoRA",
+    "List the surveys and literature reviews in this collection.",
+    "Are there any surveys on hallucination?",
+    "Show me reviews of multimodal LLMs",
     # Which paper is meant: the answer is the paper, judged like a list's candidates.
     "Which paper merges fine-tuned models after dropping most of their delta parameters?",
     "which work trains LLMs for tool calling by up-weighting important tokens?",
@@ -36,6 +39,9 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     "Is there a chatbot that labels table rows? How accurate did it get?",
     "Is there any evidence that the method works on German?",
     "Which model does CosyVoice use to turn tokens into speech?",
+    # "reviews" as a verb, and reviews that are data
+    "What does the paper that reviews MoE say about routing?",
+    "What product reviews dataset did they use?",
 ])
 def test_questions_about_one_paper_are_not_list_questions(question):
     assert not is_list_question(question)
