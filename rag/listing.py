@@ -17,12 +17,12 @@ from rag.retrieve import RetrievedPaper
 # "which papers …", "papers on …", "any work on …", "are there studies …", "List the surveys …". "Work(s)",
 # "studies" and "reviews" are verbs too ("which encoder works best", "the paper that reviews MoE"), "prior work"
 # is one paper's background and "movie reviews" are data, so they count only after words that ask for a set.
+_ASKS_FOR_A_SET = r"\b(?:which|what|any|other|list|all|some|related|recent|prior|existing|there|find|show|name|give)"
 _PAPERS = re.compile(r"\b(?:papers|articles|publications)\b|\bany\s+work\b"
-                     r"|\b(?:which|what|any|other|list|all|some|related|recent|prior|existing|there|find|show|name)"
-                     r"\s+(?:works|studies)\b(?!\s+(?:the\s+)?(?:best|better|well|worse|faster|slower)\b)"
-                     r"|\b(?:which|what|any|all|some|list|show|find|name|give|other|recent|there)\s+"
-                     r"(?:(?:me|us|the|all|any|some|of|other|recent|systematic|literature|comprehensive)\s+){0,2}"
-                     r"(?:surveys|reviews|overviews)\b(?!\s+(?:data|dataset|corpus)\b)",
+                     rf"|{_ASKS_FOR_A_SET}\s+(?:works|studies)\b"
+                     r"(?!\s+(?:the\s+)?(?:best|better|well|worse|faster|slower)\b)"
+                     rf"|{_ASKS_FOR_A_SET}\s+(?:(?:me|us|the|all|any|some|of|other|recent|systematic|literature|"
+                     r"comprehensive)\s+){0,2}(?:surveys|reviews|overviews)\b(?!\s+(?:data|dataset|corpus)\b)",
                      re.IGNORECASE)
 
 
