@@ -19,8 +19,8 @@ from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
 from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts, counts_asked, figures,
-                      marker_numbers, name_after, names, names_near, numbers, occurs, quantities, sentences,
-                      states_new_name, states_quantity, strip_markers, urls, without_urls, word_terms)
+                      marker_numbers, name_after, names, names_near, names_what_is_asked, numbers, occurs, quantities,
+                      sentences, states_quantity, strip_markers, urls, without_urls, word_terms)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -236,7 +236,7 @@ def names_nothing(question: str, answer: str) -> str | None:
     """For a "which models / datasets / languages …" question, an answer that names none the question does not
     ("WavLLM uses dual encoders" for "Which two encoders does WavLLM use?"), as a reason."""
     asked = ASKS_NAMES.search(question)
-    if asked and not states_new_name(strip_markers(answer), question):
+    if asked and not names_what_is_asked(strip_markers(answer), question):
         return f"the question asks {asked.group(0).lower()}; the answer names none"
     return None
 

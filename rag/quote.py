@@ -15,7 +15,7 @@ import numpy as np
 from rag import prompts
 from rag.backends import LLM
 from rag.retrieve import RetrievedPaper
-from rag.text import ASKS_NAMES, QUANTITY, counts_what_is_asked, states_new_name, states_quantity
+from rag.text import ASKS_NAMES, QUANTITY, counts_what_is_asked, names_what_is_asked, states_quantity
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def closest_sentences(question: str, sources: list[RetrievedPaper], count: int |
     named = ASKS_NAMES.search(question) is not None
     pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages
              if (not quantity or (states_quantity(passage.text) and counts_what_is_asked(passage.text, question)))
-             and (not named or states_new_name(passage.text, question))]
+             and (not named or names_what_is_asked(passage.text, question))]
     if not pairs:
         return []
     scores = np.array([p.answer_score for _, p in pairs])

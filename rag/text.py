@@ -149,8 +149,25 @@ def quantities(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def states_new_name(text: str, question: str) -> bool:
-    """Whether `text` states a name or number that `question` does not."""
+# Natural languages an abstract may name. Asked "which four languages did they test?", the small model answered
+# "They tested RoBERTa and LLaMA 2 across four languages": new names, none of them a language.
+LANGUAGES = frozenset("""afrikaans albanian amharic arabic armenian assamese azerbaijani basque belarusian bengali
+bosnian bulgarian burmese cantonese catalan cebuano chinese croatian czech danish dutch english estonian farsi filipino
+finnish french galician georgian german greek gujarati hausa hebrew hindi hungarian icelandic igbo indonesian irish
+italian japanese javanese kannada kazakh khmer kinyarwanda korean kurdish kyrgyz lao latin latvian lithuanian
+macedonian malagasy malay malayalam maltese mandarin maori marathi mongolian nepali norwegian odia oriya pashto persian
+polish portuguese punjabi quechua romanian russian sanskrit serbian sindhi sinhala slovak slovene slovenian somali
+spanish sundanese swahili swedish tagalog tajik tamil telugu thai tibetan tigrinya turkish turkmen ukrainian urdu
+uyghur uzbek vietnamese welsh wolof xhosa yiddish yoruba zulu""".split())
+
+
+def names_what_is_asked(text: str, question: str) -> bool:
+    """Whether `text` names something a "which models / datasets / languages …" question does not: a name or
+    number; for (natural) languages, a language's name."""
+    asked = ASKS_NAMES.search(question)
+    words = asked.group(0).lower().split() if asked else []
+    if words and words[-1] in ("language", "languages") and not {"programming", "coding"} & set(words):
+        return any(word in LANGUAGES and not occurs(word, question) for word in re.findall(r"[a-z]+", text.lower()))
     return any(not occurs(term, question) for term in names(text) + numbers(text))
 
 

@@ -274,6 +274,17 @@ def test_an_answer_to_which_models_or_datasets_must_name_one_the_question_does_n
     assert names_nothing("What model does CosyVoice use?", "A conditional flow matching model [1].") is None
 
 
+def test_an_answer_to_which_languages_must_name_a_language():
+    question = "which four languages did they test?"
+    assert names_nothing(question, "They tested RoBERTa and LLaMA 2 across four languages [1].") == (
+        "the question asks which four languages; the answer names none")
+    assert names_nothing(question, "They tested German, Swahili, Hindi and Thai [1].") is None
+    assert names_nothing("which language pairs were used?", "Spanish-English and French-English [1].") is None
+    # programming languages, and a language model, are named things like any other
+    assert names_nothing("Which programming languages does CodeGen2 cover?", "Python and Java [1].") is None
+    assert names_nothing("Which specific language model did they use?", "They used GPT-2 [1].") is None
+
+
 def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_another_source():
     question = "Does the OWSM-CTC speech model beat CLIP and LSLM on language ID?"  # OWSM-CTC: the title of [1]
     sources = [OWSM, LSLM]
