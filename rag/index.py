@@ -20,6 +20,7 @@ import numpy as np
 from rag.chunking import Chunk, indexed_text
 from rag.errors import UserError, first_line
 from rag.settings import Settings
+from rag.text import word_terms
 
 _PAGE = 5000  # rows read from Chroma per call
 _SUBSET_VECTORS = 200_000  # vectors kept for filters between questions (~300 MB at most)
@@ -421,6 +422,15 @@ class Index:
         counts, papers = self.keyword.papers_with(words)
         limit = max(1, int(self.settings.rare_share * papers)) if self.settings.rare_share else 0
         return {word for word, count in counts.items() if 0 < count <= limit}
+
+    def named_by_few(self, names: list[str], share: float) -> list[str]:
+        """Of `names` (as written: "Mistral", "RoBERTa"), those some paper mentions and at most `share` of the papers
+        do: a specific thing the corpus knows, unlike "LLMs"."""
+        self._ensure_keyword_index()
+        terms = {name: word_terms(name) for name in names}
+        counts, papers = self.keyword.papers_with(set().union(*terms.values()))
+        found = {name: [counts[t] for t in words if counts.get(t)] for name, words in terms.items()}
+        return [name for name, seen in found.items() if seen and max(seen) <= share * papers]
 
     def dense_search(self, query_embedding: np.ndarray, n: int, where: dict | None = None) -> list[str]:
         """Passage ids by cosine similarity; only passages that match the Chroma `where` when given."""

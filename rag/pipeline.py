@@ -22,7 +22,7 @@ from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
 from rag.retrieve import Filters, Retrieval, RetrievedPaper, Retriever
 from rag.settings import Settings
-from rag.text import word_terms
+from rag.text import names, word_terms
 
 MAX_QUESTION_CHARS = 2000
 
@@ -149,8 +149,10 @@ class Pipeline:
         question = clean_question(question)
         listing = not retrieval_only and (is_list_question(question) if listing is None else listing)
         # A scope the user already accepted ("which of those …", "how big a FLOPs reduction does it get?") is not
-        # gated by the question's similarity to it (0.14, 0.25): that says nothing about the answer.
-        gated = papers is None
+        # gated by the question's similarity to it (0.14, 0.25): that says nothing about the answer. Nor is a list
+        # of papers that name what the question does ("Which papers run experiments with a Mistral model (not just
+        # mention it …)?": 0.22): each candidate is judged anyway.
+        gated = papers is None and not (listing and self.index.named_by_few(names(question), self.settings.named_share))
         k = k or self.settings.k
         retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
                                           papers=papers, filters=filters)

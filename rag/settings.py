@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # Answering
     min_score: float = Field(0.3, description="best passage similarity below which the answer is the refusal, with "
                              "no LLM call (not within papers a conversation chose)")
+    named_share: float = Field(0.25, ge=0, le=1, description="a 'which papers …?' question naming something "
+                               "(Mistral, RoBERTa) that some papers but at most this share of them mention is judged "
+                               "paper by paper even below min_score: a long, hedged question embeds far from every "
+                               "passage (0: off)")
     list_candidates: int = Field(10, gt=0, description="papers judged one by one for a 'which papers ...?' question")
     list_threshold: float = Field(0.2, description="probability of 'yes' the best-ranked candidate needs to be listed")
     list_rank_step: float = Field(0.03, ge=0, description="added to list_threshold for each rank further down: the "

@@ -82,6 +82,18 @@ def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
     assert answer.abstained and answer.text == prompts.REFUSAL and fake_pipeline.llm.calls == []
 
 
+def test_a_list_of_papers_naming_a_specific_thing_is_judged_whatever_the_similarity(fake_pipeline):
+    fake_pipeline.settings.min_score = 0.99
+    hedged = "Which papers actually run experiments with LLaMA (not just mention it or compare against it)?"
+    answer = fake_pipeline.ask(hedged)
+    assert not answer.abstained and answer.citations
+    # a name most papers have says nothing of the question's topic; so does a question that names nothing
+    assert fake_pipeline.ask("Which papers apply LLMs to legal contract review?").reason.startswith("the best passage")
+    assert fake_pipeline.ask("any papers on protein structure prediction?").reason.startswith("the best passage")
+    fake_pipeline.settings.named_share = 0.0
+    assert fake_pipeline.ask(hedged).reason.startswith("the best passage")
+
+
 def test_a_scope_the_conversation_chose_is_answered_whatever_the_similarity(fake_pipeline):
     fake_pipeline.settings.min_score = 0.99
     scope = fake_pipeline.retrieve("structural pruning of large language models").papers
