@@ -10,15 +10,16 @@ import numpy as np
 
 from rag import prompts
 from rag.backends import LLM
-from rag.text import asking_clauses, counted_nouns, sentences
+from rag.text import asked_part, asking_clauses, counted_nouns, sentences
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
 # "which papers …", "papers on …", "any work on …", "are there studies …", "List the surveys …". "Work(s)",
 # "studies" and "reviews" are verbs too ("which encoder works best", "the paper that reviews MoE"), "prior work"
-# is one paper's background and "movie reviews" are data, so they count only after words that ask for a set.
+# is one paper's background and "movie reviews" are data, so they count only after words that ask for a set;
+# "news articles" are data too.
 _ASKS_FOR_A_SET = r"\b(?:which|what|any|other|list|all|some|related|recent|prior|existing|there|find|show|name|give)"
-_PAPERS = re.compile(r"\b(?:papers|articles|publications)\b|\bany\s+work\b"
+_PAPERS = re.compile(r"(?<!\bnews )(?<!\bweb )(?<!\bwikipedia )\b(?:papers|articles|publications)\b|\bany\s+work\b"
                      rf"|{_ASKS_FOR_A_SET}\s+(?:works|studies)\b"
                      r"(?!\s+(?:the\s+)?(?:best|better|well|worse|faster|slower)\b)"
                      rf"|{_ASKS_FOR_A_SET}\s+(?:(?:me|us|the|all|any|some|of|other|recent|systematic|literature|"
@@ -26,8 +27,10 @@ _PAPERS = re.compile(r"\b(?:papers|articles|publications)\b|\bany\s+work\b"
                      re.IGNORECASE)
 
 
-# "Which paper merges fine-tuned models after …?", "is there work on …?": the answer is the paper(s) described, so
-# the candidates are judged as for a list. The model, asked to name the paper, restated the question or refused.
+# "Which paper merges fine-tuned models after …?", "is there work on …?", "I remember a model that … Which paper was
+# that?": the answer is the paper(s) described, so the candidates are judged as for a list. The model, asked to name
+# the paper, restated the question, refused or wrote only "[1]". ("Has anyone plugged …?" is left to the answer: on
+# a fresh question the judge rated the right paper's background sentence 0.04, where the answer cited it.)
 _IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
                        r"(?:is|are)\s+there\s+(?:(?:a|an|any)\s+)?(?:(?!(?:that|which|the|this)\b)[\w-]+\s+){0,2}"
                        r"(?:paper|work|study|article|publication|method|approach|technique|model|system|framework|"
@@ -48,7 +51,7 @@ def is_list_question(question: str) -> bool:
 def asks_which_paper(question: str) -> bool:
     """A question that asks only which paper it describes (not "is there a method that …, and how fast is it?",
     not "are there any papers on …")."""
-    return (_IDENTIFY.search(question) is not None and asking_clauses(question) == 1
+    return (_IDENTIFY.search(asked_part(question)) is not None and asking_clauses(question) == 1
             and _PAPERS.search(question) is None)
 
 

@@ -21,6 +21,7 @@ from rag.listing import is_list_question
     "Is there a spoken dialogue model that the user can cut off mid-sentence?",
     "Is there work on training tiny LMs on simplified language data?",
     "Which work introduced Large Concept Models?",
+    "I remember a model that keeps a text-only LLM frozen and answers with generated images. Which paper was that?",
 ])
 def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     assert is_list_question(question)
@@ -42,6 +43,8 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     # "reviews" as a verb, and reviews that are data
     "What does the paper that reviews MoE say about routing?",
     "What product reviews dataset did they use?",
+    "In the benchmark for forgetting Harry Potter books and news articles, which unlearning algorithm did best?",
+    "Has anyone reported how many GPUs it used, and how long did training take?",
 ])
 def test_questions_about_one_paper_are_not_list_questions(question):
     assert not is_list_question(question)
