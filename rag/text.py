@@ -166,7 +166,8 @@ def names_what_is_asked(text: str, question: str) -> bool:
     number; for (natural) languages, a language's name."""
     asked = ASKS_NAMES.search(question)
     words = asked.group(0).lower().split() if asked else []
-    if words and words[-1] in ("language", "languages") and not {"programming", "coding"} & set(words):
+    of_models = asked and question[asked.end():].lstrip().lower().startswith("model")  # "30 language models"
+    if words and words[-1] in ("language", "languages") and not ({"programming", "coding"} & set(words) or of_models):
         return any(word in LANGUAGES and not occurs(word, question) for word in re.findall(r"[a-z]+", text.lower()))
     return any(not occurs(term, question) for term in names(text) + numbers(text))
 

@@ -283,6 +283,7 @@ def test_an_answer_to_which_languages_must_name_a_language():
     # programming languages, and a language model, are named things like any other
     assert names_nothing("Which programming languages does CodeGen2 cover?", "Python and Java [1].") is None
     assert names_nothing("Which specific language model did they use?", "They used GPT-2 [1].") is None
+    assert names_nothing("The benchmark which scores 30 language models: how many findings?", "25 findings [1].") is None
 
 
 def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_another_source():
