@@ -430,7 +430,8 @@ class Index:
         terms = {name: word_terms(name) for name in names}
         counts, papers = self.keyword.papers_with(set().union(*terms.values()))
         found = {name: [counts[t] for t in words if counts.get(t)] for name, words in terms.items()}
-        return [name for name, seen in found.items() if seen and max(seen) <= share * papers]
+        limit = max(1.0, share * papers) if share else 0  # in a small library: in one paper
+        return [name for name, seen in found.items() if seen and max(seen) <= limit]
 
     def dense_search(self, query_embedding: np.ndarray, n: int, where: dict | None = None) -> list[str]:
         """Passage ids by cosine similarity; only passages that match the Chroma `where` when given."""

@@ -16,14 +16,15 @@ from rag.retrieve import RetrievedPaper
 
 # "which papers …", "papers on …", "any work on …", "are there studies …", "List the surveys …". "Work(s)",
 # "studies" and "reviews" are verbs too ("which encoder works best", "the paper that reviews MoE"), "prior work"
-# is one paper's background and "movie reviews" are data, so they count only after words that ask for a set;
-# "news articles" are data too.
+# is one paper's background, and "movie reviews" and "news articles" are data, so they count only after words
+# that ask for a set (or first).
 _ASKS_FOR_A_SET = r"\b(?:which|what|any|other|list|all|some|related|recent|prior|existing|there|find|show|name|give)"
-_PAPERS = re.compile(r"(?<!\bnews )(?<!\bweb )(?<!\bwikipedia )\b(?:papers|articles|publications)\b|\bany\s+work\b"
+_PAPERS = re.compile(r"\bpapers\b|\bany\s+work\b"
                      rf"|{_ASKS_FOR_A_SET}\s+(?:works|studies)\b"
                      r"(?!\s+(?:the\s+)?(?:best|better|well|worse|faster|slower)\b)"
-                     rf"|{_ASKS_FOR_A_SET}\s+(?:(?:me|us|the|all|any|some|of|other|recent|systematic|literature|"
-                     r"comprehensive)\s+){0,2}(?:surveys|reviews|overviews)\b(?!\s+(?:data|dataset|corpus)\b)",
+                     rf"|(?:{_ASKS_FOR_A_SET}\s+|^\W*)(?:(?:me|us|the|all|any|some|of|other|recent|systematic|"
+                     r"literature|comprehensive|research|scientific)\s+){0,2}"
+                     r"(?:surveys|reviews|overviews|articles|publications)\b(?!\s+(?:data|dataset|corpus)\b)",
                      re.IGNORECASE)
 
 

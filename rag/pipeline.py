@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -85,6 +86,18 @@ def clean_question(question: str) -> str:
     return question
 
 
+def proper_names(question: str, papers: list[RetrievedPaper]) -> list[str]:
+    """The question's names that the papers' passages write as names, never in lower case ("Mistral"; not
+    "Prediction" of "Any papers on Protein Structure Prediction?")."""
+    text = "\n".join(passage.text for paper in papers for passage in paper.passages)
+
+    def as_name(name: str) -> bool:  # "Llama" is written "LLaMA"
+        found = re.findall(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text, re.IGNORECASE)
+        return bool(found) and not any(word.islower() for word in found)
+
+    return [name for name in names(question) if as_name(name)]
+
+
 @dataclass
 class Pipeline:
     settings: Settings = field(default_factory=Settings)
@@ -148,14 +161,15 @@ class Pipeline:
         start = time.perf_counter()
         question = clean_question(question)
         listing = not retrieval_only and (is_list_question(question) if listing is None else listing)
+        k = k or self.settings.k
+        retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
+                                          papers=papers, filters=filters)
         # A scope the user already accepted ("which of those …", "how big a FLOPs reduction does it get?") is not
         # gated by the question's similarity to it (0.14, 0.25): that says nothing about the answer. Nor is a list
         # of papers that name what the question does ("Which papers run experiments with a Mistral model (not just
         # mention it …)?": 0.22): each candidate is judged anyway.
-        gated = papers is None and not (listing and self.index.named_by_few(names(question), self.settings.named_share))
-        k = k or self.settings.k
-        retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
-                                          papers=papers, filters=filters)
+        gated = papers is None and not (listing and self.index.named_by_few(
+            proper_names(question, retrieval.papers), self.settings.named_share))
         scope, papers = papers, retrieval.papers
         yield Found(retrieval)
         answering = not (listing or retrieval_only)  # a list shows each candidate; the rest read evidence

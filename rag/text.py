@@ -86,11 +86,13 @@ def without_urls(text: str) -> str:
 # "Which two encoders does WavLLM use?", "which picture model works best?": the answer is named things. Not "what
 # model …?" ("a conditional flow matching model" answers it) nor "which papers …?" (a list).
 _NAMED_KINDS = r"(?:models?|llms?|datasets?|benchmarks?|corpus|corpora|languages?|encoders?|decoders?|tokenizers?|gpus?)"
+# What follows the asked noun when it ends the noun phrase ("which languages did …", "which corpora?"); else a
+# plural noun follows ("which language pairs", "which language benchmarks").
+_AFTER_HEAD = (r"\s*[?,.;]|\s*$|\s+(?:does|do|did|is|are|was|were|has|have|had|can|could|would|will|should|they|it|we|"
+               r"you|the|a|an|for|in|on|with|from|to|of|by|at)\b")
 ASKS_NAMES = re.compile(
     r"\bwhich\s+(?:(?!(?:papers?|works?|stud(?:y|ies)|ones?|of|with|for|on|in|to|by|from|about|that|do|does|did|is|"
-    rf"are|was|were)\b)[\w-]+\s+){{0,3}}?{_NAMED_KINDS}(?=\s*[?,.;]|\s*$|\s+(?:does|do|did|is|are|was|were|has|have|"
-    r"had|can|could|would|will|should|they|it|we|you|the|a|an|for|in|on|with|from|to|of|by|at|[a-z]+s)\b)",
-    re.IGNORECASE)
+    rf"are|was|were)\b)[\w-]+\s+){{0,3}}?{_NAMED_KINDS}(?={_AFTER_HEAD}|\s+[a-z]+s\b)", re.IGNORECASE)
 
 # A number in digits or words ("four key aspects", "a seven-fold reduction", "twice as fast"). "One" is left out:
 # it is mostly a pronoun ("one of the").
@@ -149,26 +151,34 @@ def quantities(text: str) -> list[tuple[str, str]]:
     return found
 
 
-# Natural languages an abstract may name. Asked "which four languages did they test?", the small model answered
-# "They tested RoBERTa and LLaMA 2 across four languages": new names, none of them a language.
-LANGUAGES = frozenset("""afrikaans albanian amharic arabic armenian assamese azerbaijani basque belarusian bengali
-bosnian bulgarian burmese cantonese catalan cebuano chinese croatian czech danish dutch english estonian farsi filipino
-finnish french galician georgian german greek gujarati hausa hebrew hindi hungarian icelandic igbo indonesian irish
-italian japanese javanese kannada kazakh khmer kinyarwanda korean kurdish kyrgyz lao latin latvian lithuanian
-macedonian malagasy malay malayalam maltese mandarin maori marathi mongolian nepali norwegian odia oriya pashto persian
-polish portuguese punjabi quechua romanian russian sanskrit serbian sindhi sinhala slovak slovene slovenian somali
-spanish sundanese swahili swedish tagalog tajik tamil telugu thai tibetan tigrinya turkish turkmen ukrainian urdu
-uyghur uzbek vietnamese welsh wolof xhosa yiddish yoruba zulu""".split())
+# Languages an abstract may name, natural and programming. Asked "which four languages did they test?", the small
+# model answered "They tested RoBERTa and LLaMA 2 across four languages": new names, none of them a language.
+LANGUAGES = frozenset("""afrikaans akan albanian amharic arabic armenian assamese awadhi azerbaijani bambara basque
+belarusian bengali bhojpuri bosnian bulgarian burmese cantonese catalan cebuano chichewa chinese croatian czech danish
+dutch dzongkha english estonian ewe farsi filipino finnish fon french fulfulde galician georgian german greek guarani
+gujarati haitian hausa hebrew hindi hmong hungarian icelandic igbo ilocano indonesian irish italian japanese javanese
+kannada kazakh khmer kikuyu kinyarwanda kirundi korean kurdish kyrgyz lao latin latvian lingala lithuanian luganda luo
+macedonian maithili malagasy malay malayalam maltese mandarin maori marathi mongolian nepali norwegian odia oriya oromo
+pashto persian pidgin polish portuguese punjabi quechua romanian russian sanskrit serbian sesotho shona sindhi sinhala
+slovak slovene slovenian somali spanish sundanese swahili swedish tagalog tajik tamil telugu thai tibetan tigrinya
+tswana turkish turkmen twi ukrainian urdu uyghur uzbek vietnamese welsh wolof xhosa yiddish yoruba zulu
+python java javascript typescript rust golang kotlin scala ruby php perl haskell julia matlab fortran cobol lua
+swift sql bash cpp""".split()) | {"c++", "c#"}
+
+
+# "99 languages", "over 80 programming languages": how many, when they are not named.
+_LANGUAGE_COUNT = re.compile(rf"(\d[\d,.]*|{_QUANTITY_WORD.pattern})\+?\s+(?:[\w-]+\s+)?languages?\b", re.IGNORECASE)
 
 
 def names_what_is_asked(text: str, question: str) -> bool:
     """Whether `text` names something a "which models / datasets / languages …" question does not: a name or
-    number; for (natural) languages, a language's name."""
+    number; for languages (the noun the question ends its phrase with), a language's name or how many there are."""
     asked = ASKS_NAMES.search(question)
-    words = asked.group(0).lower().split() if asked else []
-    of_models = asked and question[asked.end():].lstrip().lower().startswith("model")  # "30 language models"
-    if words and words[-1] in ("language", "languages") and not ({"programming", "coding"} & set(words) or of_models):
-        return any(word in LANGUAGES and not occurs(word, question) for word in re.findall(r"[a-z]+", text.lower()))
+    if asked and asked.group(0).lower().endswith(("language", "languages")) and re.match(
+            _AFTER_HEAD, question[asked.end():], re.IGNORECASE):
+        named = [w for w in re.findall(r"[a-z]+(?:\+\+|#)?", text.lower()) if w in LANGUAGES]
+        counted = [m.group(1) for m in _LANGUAGE_COUNT.finditer(text)]
+        return any(not occurs(term, question) for term in named + counted)
     return any(not occurs(term, question) for term in names(text) + numbers(text))
 
 

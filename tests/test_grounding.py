@@ -284,6 +284,11 @@ def test_an_answer_to_which_languages_must_name_a_language():
     assert names_nothing("Which programming languages does CodeGen2 cover?", "Python and Java [1].") is None
     assert names_nothing("Which specific language model did they use?", "They used GPT-2 [1].") is None
     assert names_nothing("The benchmark which scores 30 language models: how many findings?", "25 findings [1].") is None
+    assert names_nothing("Which language benchmarks did they evaluate on?", "GLUE and SuperGLUE [1].") is None
+    # how many, when they are not named; programming languages; languages of fewer speakers
+    assert names_nothing("Which languages does Whisper support?", "It supports 99 languages [1].") is None
+    assert names_nothing("Which language is the toolkit written in?", "Python [1].") is None
+    assert names_nothing("Which languages does MasakhaNER cover?", "Luganda, Luo and Nigerian Pidgin [1].") is None
 
 
 def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_another_source():

@@ -15,6 +15,7 @@ from rag.listing import is_list_question
     "List the surveys and literature reviews in this collection.",
     "Are there any surveys on hallucination?",
     "Show me reviews of multimodal LLMs",
+    "Which articles discuss pruning?",
     # Which paper is meant: the answer is the paper, judged like a list's candidates.
     "Which paper merges fine-tuned models after dropping most of their delta parameters?",
     "which work trains LLMs for tool calling by up-weighting important tokens?",
@@ -44,6 +45,7 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     "What does the paper that reviews MoE say about routing?",
     "What product reviews dataset did they use?",
     "In the benchmark for forgetting Harry Potter books and news articles, which unlearning algorithm did best?",
+    "On the CNN/DailyMail articles, which model scored best?",
     "Has anyone reported how many GPUs it used, and how long did training take?",
 ])
 def test_questions_about_one_paper_are_not_list_questions(question):

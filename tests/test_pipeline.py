@@ -90,6 +90,8 @@ def test_a_list_of_papers_naming_a_specific_thing_is_judged_whatever_the_similar
     # a name most papers have says nothing of the question's topic; so does a question that names nothing
     assert fake_pipeline.ask("Which papers apply LLMs to legal contract review?").reason.startswith("the best passage")
     assert fake_pipeline.ask("any papers on protein structure prediction?").reason.startswith("the best passage")
+    # Title-Case topic words are no names: the papers write them in lower case
+    assert fake_pipeline.ask("Any papers on Protein Structure Prediction?").reason.startswith("the best passage")
     fake_pipeline.settings.named_share = 0.0
     assert fake_pipeline.ask(hedged).reason.startswith("the best passage")
 
