@@ -46,8 +46,9 @@ def resolve(text: str, sources: list[RetrievedPaper]) -> Cited:
 
     cleaned = MARKER.sub(replace, text)
     cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", cleaned).strip()  # no space left before punctuation
+    said = sentences(cleaned)
     for n, citation in citations.items():
-        claims = " ".join(s for s in sentences(cleaned) if n in marker_numbers(s))
+        claims = " ".join(s for s in said if n in marker_numbers(s))
         citations[n] = replace_field(citation, snippet=supporting_passage(sources[n - 1], claims))
     return Cited(cleaned, list(citations.values()), dropped)
 

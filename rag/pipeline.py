@@ -168,8 +168,7 @@ class Pipeline:
         # gated by the question's similarity to it (0.14, 0.25): that says nothing about the answer. Nor is a list
         # of papers that name what the question does ("Which papers run experiments with a Mistral model (not just
         # mention it …)?": 0.22): each candidate is judged anyway.
-        gated = papers is None and not (listing and self.index.named_by_few(
-            proper_names(question, retrieval.papers), self.settings.named_share))
+        gated = papers is None
         scope, papers = papers, retrieval.papers
         yield Found(retrieval)
         answering = not (listing or retrieval_only)  # a list shows each candidate; the rest read evidence
@@ -181,7 +180,8 @@ class Pipeline:
             ("no paper passes the filters" if filters and filters.where() else "no paper matches the question")
             if not sources else
             f"the best passage's similarity {papers[0].score:.2f} is below min_score {self.settings.min_score}"
-            if gated and papers[0].score < self.settings.min_score else "")
+            if gated and papers[0].score < self.settings.min_score and not (listing and self.index.named_by_few(
+                proper_names(question, papers), self.settings.named_share)) else "")
         if retrieval_only or unsupported:
             timings.total_s = time.perf_counter() - start
             yield Answer(question, "" if retrieval_only else prompts.REFUSAL, [], papers, timings,

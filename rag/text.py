@@ -170,12 +170,19 @@ swift sql bash cpp""".split()) | {"c++", "c#"}
 _LANGUAGE_COUNT = re.compile(rf"(\d[\d,.]*|{_QUANTITY_WORD.pattern})\+?\s+(?:[\w-]+\s+)?languages?\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=64)
+def _asks_languages(question: str) -> bool:
+    """Whether the question asks which languages: "language(s)" ends its asked noun phrase. Cached: the quote
+    fallback asks it of every evidence sentence."""
+    asked = ASKS_NAMES.search(question)
+    return bool(asked and asked.group(0).lower().endswith(("language", "languages"))
+                and re.match(_AFTER_HEAD, question[asked.end():], re.IGNORECASE))
+
+
 def names_what_is_asked(text: str, question: str) -> bool:
     """Whether `text` names something a "which models / datasets / languages …" question does not: a name or
     number; for languages (the noun the question ends its phrase with), a language's name or how many there are."""
-    asked = ASKS_NAMES.search(question)
-    if asked and asked.group(0).lower().endswith(("language", "languages")) and re.match(
-            _AFTER_HEAD, question[asked.end():], re.IGNORECASE):
+    if _asks_languages(question):
         named = [w for w in re.findall(r"[a-z]+(?:\+\+|#)?", text.lower()) if w in LANGUAGES]
         counted = [m.group(1) for m in _LANGUAGE_COUNT.finditer(text)]
         return any(not occurs(term, question) for term in named + counted)
