@@ -29,7 +29,7 @@ MAX_REWRITE_TOKENS = 60
 MAX_REWRITE_CHARS = 400  # longer replies are not a question: keep the user's own words
 DESCRIPTION_MARGIN = 0.05  # cosine by which a paper outside the previous answer must match a description better
 
-How = Literal["standalone", "switched", "narrowed", "subject", "position", "description", "rewritten"]
+How = Literal["standalone", "switched", "narrowed", "among", "subject", "position", "description", "rewritten"]
 
 _KINDS = r"(?:papers|ones|works|studies|models|methods|approaches|reviews|surveys)"
 # "those", "them", "the above", "the vocabulary papers": the papers of the previous answer.
@@ -44,6 +44,13 @@ _NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s
                      re.IGNORECASE)
 # Words a follow-up may open with: "ok, which of those …", "thanks! and which ones …".
 _LEAD_WORDS = r"ok(?:ay)?|great|thanks|thank you|cool|nice|and|so|now|then|also|well"
+# "of those two, which one needs no parallel data?", "between them, who reports more?", "which of those is fastest?":
+# one answer read from the previous papers together, not each paper judged on its own.
+_PREVIOUS = rf"(?:{_SET}|the\s+two|both)(?:\s+(?:two|three|four|five))?"
+_AMONG = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS})\W+)*(?:(?:of|between|among(?:st)?)\s+{_PREVIOUS}\s*,?\s*(?=(?:which|who|"
+                    rf"what)\b)|which\s+(?:one\s+)?of\s+{_PREVIOUS}\b(?=.*{_COMPARES}))", re.IGNORECASE)
+_THOSE = re.compile(r"\b(?:those|these|them|the above|the two)(?:\s+(?:two|three|four|five|papers|ones))?\b",
+                    re.IGNORECASE)
 # What may come before "which of those": nothing that "those" could point to instead ("how many algorithms did they
 # test, and how many of those …" counts algorithms).
 _NARROW_LEAD = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS}|do|does|did|are|were|is|can|could)\W+)*$", re.IGNORECASE)
@@ -207,6 +214,8 @@ class Conversation:
             return Resolved(question, question, "standalone")
         if (switch := _SWITCH.match(question)) and question[switch.end():].strip():
             return Resolved(question, question[switch.end():], "switched")
+        if len(listed) > 1 and _AMONG.match(question):
+            return Resolved(question, _THOSE.sub("these papers", question, count=1), "among", listed, listing=False)
         if listed and _narrows(question):  # "those": the last list, also after a turn about one of them
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed",
                             self._named_list(question) or listed, listing=True)

@@ -50,6 +50,12 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     ("and which deal with audio or images?", "narrowed", [A, B, C], "and which papers deal with audio or images?"),
     ("which ones actually output images?", "narrowed", [A, B, C], "which papers actually output images?"),
     ("which ones are better?", "standalone", [], None),  # a comparison is not a narrowing
+    # One answer read from the previous papers together: a choice among them, not each one judged alone.
+    ("of those two, which one needs no parallel data?", "among", [A, B, C],
+     "of these papers, which one needs no parallel data?"),
+    ("which of those is fastest?", "among", [A, B, C], "which of these papers is fastest?"),
+    ("And between them, who reports the larger speedup?", "among", [A, B, C],
+     "And between these papers, who reports the larger speedup?"),
     ("which does it compare against?", "subject", [A], None),  # a question about the paper just discussed
     ("New question answering datasets: which are multilingual?", "standalone", [], None),  # no switch, kept whole
     ("Thanks! which ones use LoRA?", "narrowed", [A, B, C], "Thanks! which papers use LoRA?"),

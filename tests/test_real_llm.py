@@ -215,6 +215,20 @@ def test_narrowing_a_list_to_its_reviews_keeps_only_the_review(real_pipeline):
     assert [c.title for c in answer.citations] == [titles[2]] and "left out" in answer.reason
 
 
+def test_a_choice_among_the_last_two_papers_is_read_from_both(real_pipeline):
+    titles = ["WECHSEL: Effective initialization of subword embeddings for cross-lingual transfer of monolingual "
+              "language models",
+              "An Empirical Comparison of Vocabulary Expansion and Initialization Approaches for Language Models"]
+    found = {p.title: p.paper_id for t in titles for p in real_pipeline.retrieve(t).papers}
+    question = "Which of those are about moving a model to new languages?"
+    conversation = Conversation(real_pipeline, [Turn(question, question, "narrowed",
+                                                     [(found[t], t) for t in titles], "…")])
+    resolved, answer = conversation.ask(
+        "of those two, which one initializes the new embeddings without needing any cross-lingual embeddings?")
+    assert resolved.how == "among" and [t for _, t in resolved.scope] == titles
+    assert [c.title for c in answer.citations] == [titles[1]], answer.text
+
+
 def test_a_question_for_named_encoders_is_answered_with_their_names(real_pipeline):
     answer = real_pipeline.ask("Which two encoders does WavLLM use?")  # unprompted, the model wrote "dual encoders"
     assert occurs("Whisper", answer.text) and occurs("WavLM", answer.text), answer.text

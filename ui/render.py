@@ -43,6 +43,7 @@ def source_numbers(sources: Sequence[RetrievedPaper]) -> dict[str, int]:
 _HOW = {
     "switched": "a new topic, as you said: earlier papers are left out",
     "narrowed": "narrowing the last list: each of its papers is judged again",
+    "among": "a question about the last list's papers together: answered from them only",
     "subject": "a follow-up about the previous answer's paper",
     "position": "a follow-up about a paper of the previous answer, by its place",
     "description": "a follow-up about the paper of the previous answer that matches your description",
