@@ -14,17 +14,21 @@ from rag.text import asked_part, asking_clauses, counted_nouns, sentences
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
-# "which papers …", "papers on …", "any work on …", "are there studies …", "List the surveys …". "Work(s)",
-# "studies" and "reviews" are verbs too ("which encoder works best", "the paper that reviews MoE"), "prior work"
-# is one paper's background, and "movie reviews" and "news articles" are data, so they count only after words
-# that ask for a set (or first).
+# "which papers …", "papers on …", "any work on …", "are there studies …", "List the surveys …", "is there anything
+# here on …?". "Work(s)", "studies" and "reviews" are verbs too ("which encoder works best", "the paper that reviews
+# MoE"), "prior work" is one paper's background, and "movie reviews" and "news articles" are data, so they count only
+# after words that ask for a set (or first).
 _ASKS_FOR_A_SET = r"\b(?:which|what|any|other|list|all|some|related|recent|prior|existing|there|find|show|name|give)"
 _PAPERS = re.compile(r"\bpapers\b|\bany\s+work\b"
                      rf"|{_ASKS_FOR_A_SET}\s+(?:works|studies)\b"
                      r"(?!\s+(?:the\s+)?(?:best|better|well|worse|faster|slower)\b)"
                      rf"|(?:{_ASKS_FOR_A_SET}\s+|^\W*)(?:(?:me|us|the|all|any|some|of|other|recent|systematic|"
                      r"literature|comprehensive|research|scientific)\s+){0,2}"
-                     r"(?:surveys|reviews|overviews|articles|publications)\b(?!\s+(?:data|dataset|corpus)\b)",
+                     r"(?:surveys|reviews|overviews|articles|publications)\b(?!\s+(?:data|dataset|corpus)\b)"
+                     # "is there anything here on speculative decoding?", "anything about X? list them all"
+                     r"|^\W*(?:and\s+)?(?:(?:is|are)\s+there\s+|do\s+you\s+have\s+)?(?:anything|something)\s+(?:else\s+)?"
+                     r"(?:(?:here|in\s+here|in\s+(?:this|the)\s+(?:collection|library|corpus|list))\s+)?"
+                     r"(?:on|about|regarding|related\s+to|covering|dealing\s+with)\b|\blist\s+(?:all\s+(?:of\s+)?)?them\b",
                      re.IGNORECASE)
 
 
