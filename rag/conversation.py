@@ -70,6 +70,8 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
 _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|work|study|model|method|result)\b"
                        r"|\b(?:paper|source|number|no\.?)\s*#?\[?(\d+)\]?(?!\w)|(?<!\w)#(\d+)\b|^\s*\[(\d+)\]",
                        re.IGNORECASE)
+# "and the other one: what's its trick?": of a list of two, the paper the last turn was not about.
+_OTHER = re.compile(r"\bthe\s+other\s+(?:one|paper|work|study|model|method|approach)\b", re.IGNORECASE)
 # Words after "the" that point at no paper by its content: "the same one", "the second one", "the new one".
 _NOT_DESCRIBING = r"same|whole|other|first|second|third|fourth|fifth|last|new|next|previous"
 # "the speech one", "the one about quantization", "the quantization paper": one of the previous papers.
@@ -226,6 +228,8 @@ class Conversation:
                 (t.papers for t in reversed(turns) if len(t.papers) > 1 and t.how != "narrowed"), listed)
             standalone = re.sub(r"\bwhich(?:\s+ones\b)?", "which papers", question, count=1, flags=re.IGNORECASE)
             return Resolved(question, standalone, "narrowed", base, listing=True)
+        if len(listed) == 2 and len(previous) == 1 and previous[0] in listed and _OTHER.search(question):
+            return self._about(question, next(p for p in listed if p != previous[0]), "position")
         if listed and (match := _POSITION.search(question)):
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
             if -len(listed) <= number <= len(listed) and number:

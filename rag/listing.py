@@ -25,8 +25,9 @@ _PAPERS = re.compile(r"\bpapers\b|\bany\s+work\b"
                      rf"|(?:{_ASKS_FOR_A_SET}\s+|^\W*)(?:(?:me|us|the|all|any|some|of|other|recent|systematic|"
                      r"literature|comprehensive|research|scientific)\s+){0,2}"
                      r"(?:surveys|reviews|overviews|articles|publications)\b(?!\s+(?:data|dataset|corpus)\b)"
-                     # "is there anything here on speculative decoding?", "anything about X? list them all"
-                     r"|^\W*(?:and\s+)?(?:(?:is|are)\s+there\s+|do\s+you\s+have\s+)?(?:anything|something)\s+(?:else\s+)?"
+                     # "is there anything here on speculative decoding?", "what's in here on speech?", "list them all"
+                     r"|^\W*(?:and\s+)?(?:(?:(?:is|are)\s+there|do\s+you\s+have)\s+(?:anything|something)|anything|something|"
+                     r"what(?:'s|\s+is)(?:\s+there)?|what\s+do\s+you\s+have)\s+(?:else\s+)?"
                      r"(?:(?:here|in\s+here|in\s+(?:this|the)\s+(?:collection|library|corpus|list))\s+)?"
                      r"(?:on|about|regarding|related\s+to|covering|dealing\s+with)\b|\blist\s+(?:all\s+(?:of\s+)?)?them\b",
                      re.IGNORECASE)

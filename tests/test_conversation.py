@@ -70,6 +70,15 @@ def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, h
     assert fake_pipeline.llm.calls == []  # none of these needs the LLM
 
 
+def test_the_other_one_of_two_is_the_paper_the_last_turn_was_not_about(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A, B])
+    conversation.turns.append(Turn("the speech one: how long?", "…", "description", [A], "1,024K tokens [1]."))
+    resolved = conversation.resolve("and the other one: what's the trick it uses?")
+    assert (resolved.how, resolved.scope) == ("position", [B])
+    conversation.turns[0].papers.append(C)  # of three, "the other one" is not a place
+    assert conversation.resolve("and the other one: what's the trick it uses?").scope != [B]
+
+
 def test_a_described_paper_is_picked_among_the_previous_ones(fake_pipeline):
     papers = fake_pipeline.retrieve("pruning speech recognition quantization").papers[:3]
     conversation = conversation_after(fake_pipeline, [(p.paper_id, p.title) for p in papers])

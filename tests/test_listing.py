@@ -19,6 +19,8 @@ from rag.listing import is_list_question
     "is there anything here on speculative / draft-then-verify decoding? list all of them please",
     "Is there anything in this collection about protein folding?",
     "anything about machine unlearning?",
+    "what's in here on speech — ASR, TTS, spoken language models, that kind of thing?",
+    "What do you have on quantization?",
     # Which paper is meant: the answer is the paper, judged like a list's candidates.
     "Which paper merges fine-tuned models after dropping most of their delta parameters?",
     "which work trains LLMs for tool calling by up-weighting important tokens?",
@@ -44,6 +46,8 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     "Is there a chatbot that labels table rows? How accurate did it get?",
     "Is there any evidence that the method works on German?",
     "Is there anything the authors say about the license?",
+    "What is it about?",
+    "what's the paper on speech about?",
     "Which model does CosyVoice use to turn tokens into speech?",
     # "reviews" as a verb, and reviews that are data
     "What does the paper that reviews MoE say about routing?",
