@@ -54,6 +54,9 @@ _THOSE = re.compile(r"\b(?:those|these|them|the above|the two)(?:\s+(?:two|three
 # What may come before "which of those": nothing that "those" could point to instead ("how many algorithms did they
 # test, and how many of those …" counts algorithms).
 _NARROW_LEAD = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS}|do|does|did|are|were|is|can|could)\W+)*$", re.IGNORECASE)
+# "Going back to the Mistral papers: which of them …?": the earlier list those words name, narrowed.
+_BACK_TO = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS})\W+)*(?:(?:going|coming|getting|let's go|let me go)\s+)?back\s+to\s+"
+                      r"(?P<set>[^:,;?—–]+?)\s*[:,;—–]\s*", re.IGNORECASE)
 # "which ones use LoRA?", "and which deal with audio?": a bare "which" and a verb right after a list judges that list
 # ("which does it compare against?" asks about a paper: a pronoun after the verb is no list).
 _WHICH_ONES = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS})\W+)*which\s+(?:ones\b|(?=(?:(?:are|were|do|does|did|have|has)"
@@ -218,9 +221,13 @@ class Conversation:
             return Resolved(question, question[switch.end():], "switched")
         if len(listed) > 1 and _AMONG.match(question):
             return Resolved(question, _THOSE.sub("these papers", question, count=1), "among", listed, listing=False)
+        back = _BACK_TO.match(question) if listed else None
+        if back and (_narrows(rest := question[back.end():]) or _WHICH_ONES.match(rest)):
+            return Resolved(question, _NARROW_SET.sub("papers", rest), "narrowed",
+                            self._named_list(back["set"]) or listed, listing=True)
         if listed and _narrows(question):  # "those": the last list, also after a turn about one of them
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed",
-                            self._named_list(question) or listed, listing=True)
+                            self._named_list(_NARROW_SET.search(question).group(0)) or listed, listing=True)
         if len(listed) > 1 and _WHICH_ONES.match(question):
             # "and which ones …" after "which of those …" asks of the same papers as that turn did: the list it
             # narrowed; "which also …" narrows further
@@ -252,10 +259,11 @@ class Conversation:
             return Resolved(question, self.rewrite(question), "rewritten")
         return Resolved(question, question, "standalone")
 
-    def _named_list(self, question: str) -> list[tuple[str, str]] | None:
-        """The earlier list that "which of the vocabulary papers …" names by its words: the listing turn whose
-        question shares the most of them, the latest on a tie. None for "those" or "the reviews"."""
-        words = content_terms(_NARROW_SET.search(question).group(0)) - _KIND_TERMS
+    def _named_list(self, words: str) -> list[tuple[str, str]] | None:
+        """The earlier list that `words` name ("the vocabulary papers" of "which of the vocabulary papers …", "the
+        Mistral papers" of "going back to the Mistral papers: …"): the listing turn whose question shares the most
+        of them, the latest on a tie. None for "those" or "the reviews"."""
+        words = content_terms(words) - _KIND_TERMS
         lists = [t for t in self.topic_turns() if len(t.papers) > 1]
         best = max(reversed(lists), key=lambda t: len(words & content_terms(t.standalone)), default=None)
         return best.papers if words and best and words & content_terms(best.standalone) else None

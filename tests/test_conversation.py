@@ -70,6 +70,15 @@ def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, h
     assert fake_pipeline.llm.calls == []  # none of these needs the LLM
 
 
+def test_going_back_to_an_earlier_list_narrows_that_list(fake_pipeline):
+    first = "Which papers run experiments with a Mistral model?"
+    conversation = Conversation(fake_pipeline, [Turn(first, first, "standalone", [A, B, C], "…"),
+                                                Turn("which of those are about speech?", "…", "narrowed", [A, D], "…")])
+    resolved = conversation.resolve("Going back to all the Mistral papers: which of them deal with multilingual data?")
+    assert (resolved.how, resolved.scope) == ("narrowed", [A, B, C])
+    assert resolved.standalone == "which papers deal with multilingual data?"
+
+
 def test_the_other_one_of_two_is_the_paper_the_last_turn_was_not_about(fake_pipeline):
     conversation = conversation_after(fake_pipeline, [A, B])
     conversation.turns.append(Turn("the speech one: how long?", "…", "description", [A], "1,024K tokens [1]."))
