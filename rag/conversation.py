@@ -18,7 +18,7 @@ from typing import Iterator, Literal
 from rag import prompts
 from rag.backends import Usage
 from rag.evidence import names_paper
-from rag.listing import is_list_question
+from rag.listing import asks_which_paper, is_list_question
 from rag.pipeline import Answer, Found, Pipeline, Sources, Token, clean_question
 from rag.retrieve import Filters
 from rag.text import MARKER, content_terms, occurs
@@ -252,7 +252,9 @@ class Conversation:
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
         if previous and (pointer := _SUBJECT.search(question)) and not _OWN_SUBJECT.search(question, 0, pointer.start()):
-            if len(previous) == 1 or re.search(r"\b(?:they|their|them)\b", question, re.IGNORECASE) is None:
+            # "they" after a list is its papers; after "is there a way to …?" it is the paper found (listed first)
+            identified = next((asks_which_paper(t.standalone) for t in reversed(turns) if t.papers), False)
+            if len(previous) == 1 or identified or not re.search(r"\b(?:they|their|them)\b", question, re.IGNORECASE):
                 return self._about(question, previous[0], "subject")
             return Resolved(question, question, "subject", previous)
         if rewrite and (_ELLIPSIS.search(question) or len(question.split()) <= 2):

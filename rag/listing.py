@@ -40,7 +40,8 @@ _PAPERS = re.compile(r"\bpapers\b|\bany\s+work\b"
 _IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
                        r"(?:is|are)\s+there\s+(?:(?:a|an|any)\s+)?(?:(?!(?:that|which|the|this)\b)[\w-]+\s+){0,2}"
                        r"(?:paper|work|study|article|publication|method|approach|technique|model|system|framework|"
-                       r"benchmark|dataset)s?\b)", re.IGNORECASE)
+                       r"benchmark|dataset|way|algorithm|architecture|tool|trick|recipe|scheme|strategy)s?\b)",
+                       re.IGNORECASE)
 
 
 # "How many papers does the survey review?" asks a number that one paper states, not for a set of papers.

@@ -70,6 +70,13 @@ def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, h
     assert fake_pipeline.llm.calls == []  # none of these needs the LLM
 
 
+def test_they_after_a_question_for_one_paper_is_the_paper_found_first(fake_pipeline):
+    first = "is there a simple way to initialize new embeddings without cross-lingual embeddings?"
+    conversation = conversation_after(fake_pipeline, [A, B], first)
+    assert conversation.resolve("which four languages did they test?").scope == [A]
+    assert conversation_after(fake_pipeline, [A, B]).resolve("which four languages did they test?").scope == [A, B]
+
+
 def test_going_back_to_an_earlier_list_narrows_that_list(fake_pipeline):
     first = "Which papers run experiments with a Mistral model?"
     conversation = Conversation(fake_pipeline, [Turn(first, first, "standalone", [A, B, C], "…"),
