@@ -214,7 +214,8 @@ class Conversation:
         previous = next((t.papers for t in reversed(turns) if t.papers), [])
         # "the second one", "the one about speech": a paper of the last list the user saw, even after a turn
         # about one of them ("and the other one?")
-        listed = next((t.papers for t in reversed(turns) if len(t.papers) > 1), previous)
+        list_turn = next((t for t in reversed(turns) if len(t.papers) > 1), None)
+        listed = list_turn.papers if list_turn else previous
         if not turns:
             return Resolved(question, question, "standalone")
         if (switch := _SWITCH.match(question)) and question[switch.end():].strip():
@@ -243,12 +244,13 @@ class Conversation:
                 paper = listed[number - 1] if number > 0 else listed[-1]
                 return self._about(question, paper, "position")
         if listed and (match := _DESCRIPTION.search(question)):
-            return self._about(question, self._described(description(question, match), listed), "description")
+            return self._about(question, self._described(description(question, match), listed, list_turn),
+                               "description")
         if listed and (match := _LEADING_NAME.match(question)) and (
                 paper := self._named_by(match.group(1), listed, titles_only=True)):
             return self._about(question, paper, "description")
         if listed and (match := _LEADING_DESCRIPTION.match(question)) and not _SUBJECT.search(match.group(1)):
-            return self._about(question, self._described(match.group(1), listed), "description")
+            return self._about(question, self._described(match.group(1), listed, list_turn), "description")
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
         if previous and (pointer := _SUBJECT.search(question)) and not _OWN_SUBJECT.search(question, 0, pointer.start()):
@@ -276,16 +278,19 @@ class Conversation:
         starts = [i for i, t in enumerate(self.turns) if t.how == "switched"]
         return self.turns[starts[-1]:] if starts else self.turns
 
-    def _described(self, words: str, listed: list[tuple[str, str]]) -> tuple[str, str]:
+    def _described(self, words: str, listed: list[tuple[str, str]], list_turn: Turn | None) -> tuple[str, str]:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
-        did not show matches the description `words` clearly better. Words that only one listed paper has verbatim
-        pick it: a short description ("the training-free one") is too little for a similarity to tell apart."""
+        missed (a candidate of its question that was not shown) matches the description `words` clearly better.
+        Words that only one listed paper has verbatim pick it: a short description ("the training-free one") is too
+        little for a similarity to tell apart."""
         if verbatim := self._named_by(words, listed):
             return verbatim
         ids = [pid for pid, _ in listed]
         retrieve = self.pipeline.retriever.search
         among = retrieve(words, 1, papers=ids).papers
-        anywhere = retrieve(words, 1, filters=self.filters).papers
+        missed = None if list_turn is None else [p.paper_id for p in retrieve(
+            list_turn.standalone, self.pipeline.settings.list_candidates, filters=self.filters).papers]
+        anywhere = retrieve(words, 1, papers=missed, filters=self.filters).papers
         if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN):
             return anywhere[0].paper_id, anywhere[0].title
         return (among[0].paper_id, among[0].title) if among else listed[0]  # none left (e.g. removed meanwhile)

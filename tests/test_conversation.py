@@ -141,6 +141,19 @@ def test_a_description_that_fits_a_paper_the_answer_did_not_show_picks_that_pape
     assert resolved.how == "description" and resolved.scope == [(elsewhere.paper_id, elsewhere.title)]
 
 
+def test_a_paper_the_list_missed_is_one_its_question_found_not_any_paper(fake_pipeline):
+    question = "which papers study multilingual evaluation and alignment?"
+    candidates = fake_pipeline.retrieve(question, 10).papers
+    shown, missed = candidates[:2], candidates[-1]
+    conversation = conversation_after(fake_pipeline, [(p.paper_id, p.title) for p in shown], question)
+    resolved = conversation.resolve(f"and the one about {missed.title.split(':')[0].lower()}?")
+    assert resolved.scope == [(missed.paper_id, missed.title)]
+    pruner = fake_pipeline.retrieve("structural pruning of large language models").papers[0]
+    assert pruner.paper_id not in {p.paper_id for p in candidates}
+    resolved = conversation.resolve("and the one about structural pruning of large language models?")
+    assert resolved.how == "description" and resolved.scope[0][0] in {p.paper_id for p in candidates}
+
+
 def test_elliptical_follow_ups_are_rewritten_by_one_short_llm_call(fake_pipeline):
     fake_pipeline.llm = llm = ScriptedLLM("Standalone question: Does LLM-Pruner work for German?\nExtra.")
     conversation = conversation_after(fake_pipeline, [A], "how do they prune Llama?")
