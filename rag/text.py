@@ -30,10 +30,17 @@ on one only or other our over per same so some such than that the their them the
 to up us very was we were what when where whether which while who whom why will with within would yes you""".split())
 
 
+# "How does it decide how many bits each expert gets?" asks how it decides, not how many.
+_EMBEDDED = "".join(rf"(?<!{verb}\s)" for verb in (
+    "decide", "decides", "decided", "determine", "determines", "determined", "choose", "chooses", "chose", "pick",
+    "picks", "select", "selects", "set", "sets", "control", "controls", "learn", "learns", "learned", "predict",
+    "predicts", "estimate", "estimates", "allocate", "allocates", "know", "knows", "tell", "tells", "out", "measure",
+    "measures", "measured"))
 # A question that asks for a quantity: its answer is a sentence with a number in it. "Which saw more tokens?" and
 # "which gives the larger speedup?" compare two quantities.
-QUANTITY = re.compile(r"\b(?:how\s+(?:many|much|large|big|small|fast|long|often)|by\s+how|what\s+(?:percentage|fraction|"
-                      r"share|proportion|score|size|number|amount)s?|what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
+QUANTITY = re.compile(rf"\b(?:{_EMBEDDED}how\s+(?:many|much|large|big|small|fast|long|often)|by\s+how|"
+                      r"what\s+(?:percentage|fraction|share|proportion|score|size|number|amount)s?|"
+                      r"what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
                       r"which\s+(?:\w+\s+){0,3}(?:more|larger|higher|bigger|fewer|lower|smaller))\b", re.IGNORECASE)
 
 
@@ -271,14 +278,16 @@ def occurs(term: str, text: str) -> bool:
 
 
 # "how many GPU hours did …": the words after "how many", up to the verb or preposition that ends the noun phrase.
-_HOW_MANY = re.compile(r"\bhow\s+many\s+((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|"
-                       r"of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get|than)\b)[\w-]+\s*){1,4})",
+_HOW_MANY = re.compile(rf"\b{_EMBEDDED}how\s+many\s+((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|"
+                       r"will|would|of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get|than)\b)"
+                       r"[\w-]+\s*){1,4})",
                        re.IGNORECASE)
 # Words that may stand between a number and what it counts: "180k hours", "10 million samples", "40x fewer tokens".
 _SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred", "thousands", "millions", "billions",
           "hundreds", "x", "times", "additional", "extra", "more", "fewer", "less", "different", "distinct"}
 # Count nouns that research abstracts use for one another: a question's "examples" are the abstract's "samples".
-_SAME_COUNT = [{"exampl", "sampl", "instanc", "point", "datapoint"}, {"paper", "public", "studi", "articl", "work"}, {"paramet", "param"}]
+_SAME_COUNT = [{"exampl", "sampl", "instanc", "point", "datapoint"}, {"paper", "public", "studi", "articl", "work"},
+               {"paramet", "param"}]
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,'\-][A-Za-z0-9]+)*")
 
 

@@ -15,6 +15,7 @@ from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts
     ("How many times faster than the encoder-decoder is it?", ["times"]),
     ("How many fewer tokens does it need?", ["tokens"]),
     ("How many more?", ["more"]),
+    ("How does it decide how many bits each expert gets?", []),  # asks how it decides
 ])
 def test_what_a_how_many_question_counts(question, nouns):
     assert counted_nouns(question) == nouns
@@ -33,6 +34,7 @@ def test_each_number_counts_the_words_after_it_past_scales_and_up_to_a_stopword(
     ("Are there telecom models? What sizes do they come in?", True),
     ("What scores does it get?", True),
     ("What sizeable gain is there?", False),
+    ("How do they measure how much faster it is?", False),
 ])
 def test_comparing_amounts_or_asking_sizes_asks_for_a_quantity(question, asks):
     assert (QUANTITY.search(question) is not None) == asks
