@@ -286,8 +286,7 @@ _HOW_MANY = re.compile(rf"\b{_EMBEDDED}how\s+many\s+((?:(?!(?:is|are|was|were|do
 _SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred", "thousands", "millions", "billions",
           "hundreds", "x", "times", "additional", "extra", "more", "fewer", "less", "different", "distinct"}
 # Count nouns that research abstracts use for one another: a question's "examples" are the abstract's "samples".
-_SAME_COUNT = [{"exampl", "sampl", "instanc", "point", "datapoint"}, {"paper", "public", "studi", "articl", "work"},
-               {"paramet", "param"}]
+_SAME_COUNT = [{"exampl", "sampl", "instanc"}, {"paper", "public", "studi", "articl", "work"}, {"paramet", "param"}]
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,'\-][A-Za-z0-9]+)*")
 
 

@@ -192,19 +192,6 @@ def test_a_how_many_answer_must_count_what_the_question_counts():
     assert verified.checks[0].dropped == "the question asks how many algorithms; [1] gives four key aspects"
 
 
-def test_a_count_is_what_the_source_says_it_counts_not_what_the_answer_binds_it_to():
-    helen = source("TinyHelen's First Curriculum", "We create 71M Leaner-Pretrain and 7M Leaner-Instruct. "
-                                                  "Our 770M model and a 1.3B LM are trained on 1,217 data points.")
-    question = "how many parameters do the tiny models they trained have?"
-    verified = check("The tiny models they trained have 71M parameters [1].", question, [helen])
-    assert verified.checks[0].dropped == ("the question asks how many parameters; 71M in [1] counts "
-                                          "Leaner-Pretrain")
-    for answer in ("The model has 770M parameters [1].", "One has 1.3B parameters [1]."):  # a model's size
-        assert [c.dropped for c in check(answer, question, [helen]).checks] == [None]
-    assert check("It needed 1,217 training examples [1].", "How many training examples did it need?",
-                 [helen]).text == "It needed 1,217 training examples [1]."
-
-
 def test_a_count_may_use_the_papers_word_for_what_is_counted():
     verified = check("It was tuned on 10 million instruction examples [1].",
                      "How many instruction examples was it tuned on?", [SURVEY])
