@@ -14,11 +14,13 @@ from rag.text import asked_part, asking_clauses, counted_nouns, sentences
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
-# "is there anything here on speculative decoding?", "what's in here on speech?", "do you have anything about …"
-_ANYTHING_ON = (r"^\W*(?:and\s+)?(?:(?:(?:is|are)\s+there|do\s+you\s+have)\s+(?:anything|something)|anything|something|"
-                r"what(?:'s|\s+is)(?:\s+there)?|what\s+do\s+you\s+have)\s+(?:else\s+)?"
-                r"(?:(?:here|in\s+here|in\s+(?:this|the)\s+(?:collection|library|corpus|list))\s+)?"
-                r"(?:on|about|regarding|related\s+to|covering|dealing\s+with)\b")
+# "is there anything here on speculative decoding?", "what's in here on speech?", "do you have anything about …";
+# not "anything about its memory footprint?", which asks about a paper already named.
+_HERE = r"(?:here|in\s+here|in\s+(?:this|the)\s+(?:collection|library|corpus|list))"
+_ANYTHING_ON = (r"^\W*(?:and\s+)?(?:(?:(?:(?:is|are)\s+there|do\s+you\s+have)\s+(?:anything|something)|anything|"
+                rf"something|what\s+do\s+you\s+have)\s+(?:else\s+)?(?:{_HERE}\s+)?|what(?:'s|\s+is)\s+(?:there\s+)?"
+                rf"{_HERE}\s+)(?:on|about|regarding|related\s+to|covering|dealing\s+with)\b"
+                r"(?!.*\b(?:it|its|they|their|them)\b)")
 # "which papers …", "papers on …", "any work on …", "are there studies …", "List the surveys …", "list them".
 # "Work(s)", "studies" and "reviews" are verbs too ("which encoder works best", "the paper that reviews MoE"),
 # "prior work" is one paper's background, and "movie reviews" and "news articles" are data, so they count only after
@@ -30,7 +32,7 @@ _PAPERS = re.compile(r"\bpapers\b|\bany\s+work\b"
                      rf"|(?:{_ASKS_FOR_A_SET}\s+|^\W*)(?:(?:me|us|the|all|any|some|of|other|recent|systematic|"
                      r"literature|comprehensive|research|scientific)\s+){0,2}"
                      r"(?:surveys|reviews|overviews|articles|publications)\b(?!\s+(?:data|dataset|corpus)\b)"
-                     rf"|{_ANYTHING_ON}|\blist\s+(?:all\s+(?:of\s+)?)?them\b", re.IGNORECASE)
+                     rf"|{_ANYTHING_ON}|[?.!]\s+(?:please\s+)?list\s+(?:all\s+(?:of\s+)?)?them\b", re.IGNORECASE)
 
 
 # "Which paper merges fine-tuned models after …?", "is there work on …?", "I remember a model that … Which paper was

@@ -48,6 +48,10 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     "Is there anything the authors say about the license?",
     "What is it about?",
     "what's the paper on speech about?",
+    "anything about its memory footprint?",  # a paper already named
+    "what is on its roadmap?",
+    "what's there about their training data?",
+    "can you list them?",
     "Which model does CosyVoice use to turn tokens into speech?",
     # "reviews" as a verb, and reviews that are data
     "What does the paper that reviews MoE say about routing?",
