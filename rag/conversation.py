@@ -34,23 +34,28 @@ How = Literal["standalone", "switched", "narrowed", "among", "subject", "positio
 _KINDS = r"(?:papers|ones|works|studies|models|methods|approaches|reviews|surveys)"
 # "those", "them", "the above", "the vocabulary papers": the papers of the previous answer.
 _SET = rf"(?:those|these|them|the above|the\s+(?:[\w-]+\s+){{0,3}}?{_KINDS})(?:\s+{_KINDS})?"
-# "which of those use LoRA?", "do any of them report LLaMA results?": the previous papers, judged again.
-# A ranking asks to compare the papers, not to judge each one: "which of those is fastest?" ("more than 7B
-# parameters" is a filter: it is judged).
-_COMPARES = (r"\b(?:best|worst|most|least|fastest|slowest|largest|smallest|biggest|highest|lowest|cheapest|top|"
-             r"better|worse|faster|slower)\b")
+# A ranking asks to compare the papers, not to judge each one: "which of those is fastest?", "which of them has more
+# parameters?" ("more than 7B parameters" is a filter: it is judged).
+_COMPARES = (r"\b(?:(?:best|worst|most|least|fastest|slowest|largest|smallest|biggest|highest|lowest|cheapest|newest|"
+             r"oldest|top)\b|(?:better|worse|faster|slower|more|less|fewer|higher|lower|larger|smaller|bigger|greater|"
+             r"longer|shorter|newer|older)\b(?!\s+than\b))")
 # "which of those use LoRA?", "do any of them report LLaMA results?": the previous papers, judged again.
 _NARROW = re.compile(rf"\b(?:which|what|any|all|how many|none)\s+(?:\w+\s+)?of\s+{_SET}\b(?!.*{_COMPARES})",
                      re.IGNORECASE)
 # Words a follow-up may open with: "ok, which of those …", "thanks! and which ones …".
 _LEAD_WORDS = r"ok(?:ay)?|great|thanks|thank you|cool|nice|and|so|now|then|also|well"
+_COUNT = r"(?:two|three|four|five)"
+_PREVIOUS = rf"(?:{_SET}|the\s+{_COUNT}|both)(?:\s+{_COUNT})?"
+# "of those, which use LoRA?", "among the speech papers, which report WER?": the previous papers, judged again.
+_OF_PREVIOUS = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS})\W+)*(?:of|between|among(?:st)?)\s+(?P<set>{_PREVIOUS})\s*,?\s*"
+                          r"(?=(?:which|who|what)\b)", re.IGNORECASE)
 # "of those two, which one needs no parallel data?", "between them, who reports more?", "which of those is fastest?":
 # one answer read from the previous papers together, not each paper judged on its own.
-_PREVIOUS = rf"(?:{_SET}|the\s+two|both)(?:\s+(?:two|three|four|five))?"
-_AMONG = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS})\W+)*(?:(?:of|between|among(?:st)?)\s+{_PREVIOUS}\s*,?\s*(?=(?:which|who|"
-                    rf"what)\b)|which\s+(?:one\s+)?of\s+{_PREVIOUS}\b(?=.*{_COMPARES}))", re.IGNORECASE)
-_THOSE = re.compile(r"\b(?:those|these|them|the above|the two)(?:\s+(?:two|three|four|five|papers|ones))?\b",
+_ONE_OF = re.compile(rf"^(?:(?:which|what)\s+one\b|who\b)|.*{_COMPARES}", re.IGNORECASE)
+_RANKS = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS})\W+)*which\s+(?:one\s+)?of\s+{_PREVIOUS}\b(?=.*{_COMPARES})",
                     re.IGNORECASE)
+_FIRST_WHICH = re.compile(r"\bwhich(?:\s+ones\b)?", re.IGNORECASE)  # "which use LoRA?" -> "which papers use LoRA?"
+_THOSE = re.compile(rf"\b(?:those|these|them|the above|the {_COUNT})(?:\s+(?:{_COUNT}|papers|ones))?\b", re.IGNORECASE)
 # What may come before "which of those": nothing that "those" could point to instead ("how many algorithms did they
 # test, and how many of those …" counts algorithms).
 _NARROW_LEAD = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS}|do|does|did|are|were|is|can|could)\W+)*$", re.IGNORECASE)
@@ -73,6 +78,8 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
 _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|work|study|model|method|result)\b"
                        r"|\b(?:paper|source|number|no\.?)\s*#?\[?(\d+)\]?(?!\w)|(?<!\w)#(\d+)\b|^\s*\[(\d+)\]",
                        re.IGNORECASE)
+_ALL_OF_THEM = re.compile(r"\b(?:all|both|each|every|common|compare|compared|comparison|differ|differs|difference|"
+                          r"differences|together)\b", re.IGNORECASE)
 # "and the other one: what's its trick?": of a list of two, the paper the last turn was not about.
 _OTHER = re.compile(r"\bthe\s+other\s+(?:one|paper|work|study|model|method|approach)\b", re.IGNORECASE)
 # Words after "the" that point at no paper by its content: "the same one", "the second one", "the new one".
@@ -220,12 +227,17 @@ class Conversation:
             return Resolved(question, question, "standalone")
         if (switch := _SWITCH.match(question)) and question[switch.end():].strip():
             return Resolved(question, question[switch.end():], "switched")
-        if len(listed) > 1 and _AMONG.match(question):
+        of_previous = _OF_PREVIOUS.match(question) if len(listed) > 1 else None
+        if of_previous and not _ONE_OF.match(rest := question[of_previous.end():]):
+            return Resolved(question, _FIRST_WHICH.sub("which papers", rest, count=1), "narrowed",
+                            self._named_list(of_previous["set"]) or listed, listing=True)
+        if of_previous or (len(listed) > 1 and _RANKS.match(question)):
             return Resolved(question, _THOSE.sub("these papers", question, count=1), "among", listed, listing=False)
         back = _BACK_TO.match(question) if listed else None
         if back and (_narrows(rest := question[back.end():]) or _WHICH_ONES.match(rest)):
-            return Resolved(question, _NARROW_SET.sub("papers", rest), "narrowed",
-                            self._named_list(back["set"]) or listed, listing=True)
+            standalone = (_NARROW_SET.sub("papers", rest) if _narrows(rest)
+                          else _FIRST_WHICH.sub("which papers", rest, count=1))
+            return Resolved(question, standalone, "narrowed", self._named_list(back["set"]) or listed, listing=True)
         if listed and _narrows(question):  # "those": the last list, also after a turn about one of them
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed",
                             self._named_list(_NARROW_SET.search(question).group(0)) or listed, listing=True)
@@ -234,10 +246,13 @@ class Conversation:
             # narrowed; "which also …" narrows further
             base = listed if re.search(r"\balso\b", question, re.IGNORECASE) else next(
                 (t.papers for t in reversed(turns) if len(t.papers) > 1 and t.how != "narrowed"), listed)
-            standalone = re.sub(r"\bwhich(?:\s+ones\b)?", "which papers", question, count=1, flags=re.IGNORECASE)
+            standalone = _FIRST_WHICH.sub("which papers", question, count=1)
             return Resolved(question, standalone, "narrowed", base, listing=True)
-        if len(listed) == 2 and len(previous) == 1 and previous[0] in listed and _OTHER.search(question):
-            return self._about(question, next(p for p in listed if p != previous[0]), "position")
+        if len(listed) == 2 and len(previous) == 1 and previous[0] in listed and (other := _OTHER.search(question)):
+            paper = next(p for p in listed if p != previous[0])
+            if _ALL_OF_THEM.search(question) or re.search(r"\bthis one\b|\bthan\b", question, re.IGNORECASE):
+                return Resolved(question, question, "position", [previous[0], paper])  # "how does it compare …?"
+            return self._about(question, paper, "position")
         if listed and (match := _POSITION.search(question)):
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
             if -len(listed) <= number <= len(listed) and number:
@@ -254,8 +269,10 @@ class Conversation:
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
         if previous and (pointer := _SUBJECT.search(question)) and not _OWN_SUBJECT.search(question, 0, pointer.start()):
-            # "they" after a list is its papers; after "is there a way to …?" it is the paper found (listed first)
-            identified = next((asks_which_paper(t.standalone) for t in reversed(turns) if t.papers), False)
+            # "they" after a list is its papers; after "is there a way to …?" it is the paper found (listed first),
+            # unless the question asks about them all ("what do they have in common?")
+            identified = not _ALL_OF_THEM.search(question) and next(
+                (asks_which_paper(t.standalone) for t in reversed(turns) if t.papers), False)
             if len(previous) == 1 or identified or not re.search(r"\b(?:they|their|them)\b", question, re.IGNORECASE):
                 return self._about(question, previous[0], "subject")
             return Resolved(question, question, "subject", previous)
@@ -288,12 +305,20 @@ class Conversation:
         ids = [pid for pid, _ in listed]
         retrieve = self.pipeline.retriever.search
         among = retrieve(words, 1, papers=ids).papers
-        missed = None if list_turn is None else [p.paper_id for p in retrieve(
-            list_turn.standalone, self.pipeline.settings.list_candidates, filters=self.filters).papers]
-        anywhere = retrieve(words, 1, papers=missed, filters=self.filters).papers
+        candidates = None if list_turn is None else [p.paper_id for p in retrieve(
+            self._list_question(list_turn), self.pipeline.settings.list_candidates, filters=self.filters).papers]
+        anywhere = retrieve(words, 1, papers=candidates, filters=self.filters).papers
         if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN):
             return anywhere[0].paper_id, anywhere[0].title
         return (among[0].paper_id, among[0].title) if among else listed[0]  # none left (e.g. removed meanwhile)
+
+    def _list_question(self, turn: Turn) -> str:
+        """The question that found a list's candidates: a narrowed list's is that of the list it narrowed."""
+        if turn.how != "narrowed":
+            return turn.standalone
+        earlier = self.turns[:self.turns.index(turn)]
+        return next((t.standalone for t in reversed(earlier) if len(t.papers) > 1 and t.how != "narrowed"),
+                    turn.standalone)
 
     def _named_by(self, words: str, listed: list[tuple[str, str]], titles_only: bool = False
                   ) -> tuple[str, str] | None:

@@ -34,8 +34,7 @@ to up us very was we were what when where whether which while who whom why will 
 _EMBEDDED = "".join(rf"(?<!{verb}\s)" for verb in (
     "decide", "decides", "decided", "determine", "determines", "determined", "choose", "chooses", "chose", "pick",
     "picks", "select", "selects", "set", "sets", "control", "controls", "learn", "learns", "learned", "predict",
-    "predicts", "estimate", "estimates", "allocate", "allocates", "know", "knows", "tell", "tells", "out", "measure",
-    "measures", "measured"))
+    "predicts", "estimate", "estimates", "allocate", "allocates", "measure", "measures", "measured"))
 # A question that asks for a quantity: its answer is a sentence with a number in it. "Which saw more tokens?" and
 # "which gives the larger speedup?" compare two quantities.
 QUANTITY = re.compile(rf"\b(?:{_EMBEDDED}how\s+(?:many|much|large|big|small|fast|long|often)|by\s+how|"
@@ -279,7 +278,8 @@ def occurs(term: str, text: str) -> bool:
 
 # "how many GPU hours did …": the words after "how many", up to the verb or preposition that ends the noun phrase.
 _HOW_MANY = re.compile(rf"\b{_EMBEDDED}how\s+many\s+((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|"
-                       r"will|would|of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get|than)\b)"
+                       r"will|would|of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get|than|each|"
+                       r"every|they|it|we|you)\b)"
                        r"[\w-]+\s*){1,4})",
                        re.IGNORECASE)
 # Words that may stand between a number and what it counts: "180k hours", "10 million samples", "40x fewer tokens".

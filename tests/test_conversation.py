@@ -56,6 +56,12 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     ("which of those is fastest?", "among", [A, B, C], "which of these papers is fastest?"),
     ("And between them, who reports the larger speedup?", "among", [A, B, C],
      "And between these papers, who reports the larger speedup?"),
+    ("of the three, which one is fastest?", "among", [A, B, C], "of these papers, which one is fastest?"),
+    ("which of them has more parameters?", "among", [A, B, C], "which of these papers has more parameters?"),
+    # a subset asked of the previous papers: each is judged
+    ("of those, which use LoRA?", "narrowed", [A, B, C], "which papers use LoRA?"),
+    ("among them, which report LLaMA results?", "narrowed", [A, B, C], "which papers report LLaMA results?"),
+    ("which of those use more than 7B parameters?", "narrowed", [A, B, C], "which papers use more than 7B parameters?"),
     ("which does it compare against?", "subject", [A], None),  # a question about the paper just discussed
     ("New question answering datasets: which are multilingual?", "standalone", [], None),  # no switch, kept whole
     ("Thanks! which ones use LoRA?", "narrowed", [A, B, C], "Thanks! which papers use LoRA?"),
@@ -74,6 +80,7 @@ def test_they_after_a_question_for_one_paper_is_the_paper_found_first(fake_pipel
     first = "is there a simple way to initialize new embeddings without cross-lingual embeddings?"
     conversation = conversation_after(fake_pipeline, [A, B], first)
     assert conversation.resolve("which four languages did they test?").scope == [A]
+    assert conversation.resolve("what do they have in common?").scope == [A, B]  # asks about them all
     assert conversation_after(fake_pipeline, [A, B]).resolve("which four languages did they test?").scope == [A, B]
 
 
@@ -91,8 +98,10 @@ def test_the_other_one_of_two_is_the_paper_the_last_turn_was_not_about(fake_pipe
     conversation.turns.append(Turn("the speech one: how long?", "…", "description", [A], "1,024K tokens [1]."))
     resolved = conversation.resolve("and the other one: what's the trick it uses?")
     assert (resolved.how, resolved.scope) == ("position", [B])
-    conversation.turns[0].papers.append(C)  # of three, "the other one" is not a place
-    assert conversation.resolve("and the other one: what's the trick it uses?").scope != [B]
+    resolved = conversation.resolve("how does it compare with the other one?")  # both: the one discussed, the other
+    assert (resolved.how, resolved.scope) == ("position", [A, B])
+    conversation.turns[0].papers.append(C)  # of three, "the other one" is not a place: "it" is the paper discussed
+    assert conversation.resolve("and the other one: what's the trick it uses?").scope == [A]
 
 
 def test_a_described_paper_is_picked_among_the_previous_ones(fake_pipeline):

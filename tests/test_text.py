@@ -16,6 +16,8 @@ from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts
     ("How many fewer tokens does it need?", ["tokens"]),
     ("How many more?", ["more"]),
     ("How does it decide how many bits each expert gets?", []),  # asks how it decides
+    ("Do you know how many languages it covers?", ["languages"]),
+    ("Do they report how many GPUs they used?", ["GPUs"]),
 ])
 def test_what_a_how_many_question_counts(question, nouns):
     assert counted_nouns(question) == nouns
