@@ -78,6 +78,7 @@ _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, 
 _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|work|study|model|method|result)\b"
                        r"|\b(?:paper|source|number|no\.?)\s*#?\[?(\d+)\]?(?!\w)|(?<!\w)#(\d+)\b|^\s*\[(\d+)\]",
                        re.IGNORECASE)
+# Words that ask about several papers at once: "what do they all have in common?", "how does it compare with …?"
 _ALL_OF_THEM = re.compile(r"\b(?:all|both|each|every|common|compare|compared|comparison|differ|differs|difference|"
                           r"differences|together)\b", re.IGNORECASE)
 # "and the other one: what's its trick?": of a list of two, the paper the last turn was not about.
