@@ -12,13 +12,13 @@ what it claims, and dropped with its reason otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Set as AbstractSet
+from collections.abc import Sequence, Set as AbstractSet
 from dataclasses import dataclass
 
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts, counts_asked, figures,
+from rag.text import (ASKS_NAMES, QUANTITY, asked_part, content_terms, counted_nouns, counts, counts_asked, figures,
                       marker_numbers, name_after, names, names_near, names_what_is_asked, numbers, occurs, quantities,
                       sentences, states_quantity, strip_markers, urls, without_urls, word_terms)
 
@@ -232,12 +232,20 @@ def states_no_quantity(question: str, answer: str) -> str | None:
     return None
 
 
-def names_nothing(question: str, answer: str) -> str | None:
-    """For a "which models / datasets / languages …" question, an answer that names none the question does not
-    ("WavLLM uses dual encoders" for "Which two encoders does WavLLM use?"), as a reason."""
-    asked = ASKS_NAMES.search(question)
-    if asked and not names_what_is_asked(strip_markers(answer), question):
-        return f"the question asks {asked.group(0).lower()}; the answer names none"
+# "who wrote it?", "who are the authors of NV-Embed?": the answer is a name.
+_ASKS_WHO = re.compile(r"^\W*(?:(?:and|so|ok|then)\W+)*who\b", re.IGNORECASE)
+
+
+def names_nothing(question: str, answer: str, titles: Sequence[str] = ()) -> str | None:
+    """For a "which models / datasets / languages …" or a "who …?" question, an answer that names none the question
+    and the cited `titles` do not ("WavLLM uses dual encoders" for "Which two encoders does WavLLM use?", "MUSE was
+    written by the authors of the paper" for "who wrote it?"), as a reason."""
+    asked = ASKS_NAMES.search(question) or _ASKS_WHO.search(asked_part(question))
+    answer = strip_markers(answer)
+    for title in titles:
+        answer = answer.replace(title, " ")
+    if asked and not names_what_is_asked(answer, question):
+        return f"the question asks {asked.group(0).strip().lower()}; the answer names none"
     return None
 
 

@@ -246,7 +246,8 @@ class Pipeline:
             if says_yes_or_no and not unnamed and (
                     quoted := self._source_says(question, raw, sources, verified, papers, timings)):
                 return quoted
-            unanswered = (states_no_quantity(question, verified.text) or names_nothing(question, verified.text)
+            titles = [c.title for c in verified.citations]
+            unanswered = (states_no_quantity(question, verified.text) or names_nothing(question, verified.text, titles)
                           or unnamed) if verified.citations else None
             if verified.citations and not unanswered:
                 reason = (f"{len(dropped)} of {len(checks)} sentences left out: "

@@ -316,3 +316,12 @@ def test_a_sentence_that_describes_one_paper_with_another_papers_fact_is_dropped
     kept = verify("The hidden-transfer method predicts pseudo hidden states of future tokens [1].", question,
                   [HIDDEN, CHIMERA], [HIDDEN.text, CHIMERA.text], rare={"hidden", "transfer"})
     assert [c.n for c in kept.citations] == [1]
+
+
+def test_a_who_question_is_answered_by_a_name_not_by_the_papers_title():
+    title = "MUSE: Machine Unlearning Six-Way Evaluation for Language Models"
+    answer = f'The paper "{title}" was written by the authors of the paper [1].'
+    assert names_nothing("who wrote it? (about MUSE)", answer, [title]) == (
+        "the question asks who; the answer names none")
+    assert names_nothing("who wrote it? (about MUSE)", "It was written by Weijia Shi and others [1].", [title]) is None
+    assert names_nothing("what does it study?", answer, [title]) is None

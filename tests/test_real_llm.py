@@ -166,6 +166,14 @@ def test_a_web_address_answers_where_the_code_is_but_names_no_author(real_pipeli
     assert [c.title for c in answer.citations] == [PRUNER]
 
 
+def test_who_wrote_it_is_refused_when_the_answer_names_only_the_paper(real_pipeline):
+    conversation = Conversation(real_pipeline)
+    conversation.ask("is there anything here on machine unlearning?")
+    resolved, answer = conversation.ask("who wrote it?")  # the model wrote "… was written by the authors of the paper"
+    assert resolved.scope and "MUSE" in resolved.scope[0][1]
+    assert answer.abstained and (not answer.generated or "answer names none" in answer.reason), answer.text
+
+
 def test_no_answer_about_a_name_comes_from_a_paper_that_never_mentions_it(real_pipeline):
     answer = real_pipeline.ask("Does the work that drops a frozen LLM transformer block into image encoders "
                                "compare against CLIP?")
