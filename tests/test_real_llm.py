@@ -209,14 +209,17 @@ def test_a_fact_of_another_decoding_paper_is_not_given_to_the_one_the_question_d
         assert "the question's" in answer.reason and "hidden-transfer" in answer.reason, answer.reason
 
 
+def after_a_list(pipeline, question: str, titles: list[str]) -> Conversation:
+    """A conversation whose last answer listed the papers of `titles`."""
+    found = {p.title: p.paper_id for t in titles for p in pipeline.retrieve(t).papers}
+    return Conversation(pipeline, [Turn(question, question, "standalone", [(found[t], t) for t in titles], "…")])
+
+
 def test_narrowing_a_list_to_its_reviews_keeps_only_the_review(real_pipeline):
     titles = ["Generating Images with Multimodal Language Models", "Linearly Mapping from Image to Text Space",
               "A Review of Multi-Modal Large Language and Vision Models",
               "Visual Perception by Large Language Model's Weights"]
-    found = {p.title: p.paper_id for t in titles for p in real_pipeline.retrieve(t).papers}
-    question = "which papers connect language models with images?"
-    conversation = Conversation(real_pipeline, [Turn(question, question, "standalone",
-                                                     [(found[t], t) for t in titles], "…")])
+    conversation = after_a_list(real_pipeline, "which papers connect language models with images?", titles)
     resolved, answer = conversation.ask("which of those are surveys or reviews?")
     # every listed paper is about images, which lifts the judge's P(yes) for all of them
     assert resolved.how == "narrowed" and len(answer.generated.splitlines()) >= 2
@@ -227,10 +230,7 @@ def test_a_choice_among_the_last_two_papers_is_read_from_both(real_pipeline):
     titles = ["WECHSEL: Effective initialization of subword embeddings for cross-lingual transfer of monolingual "
               "language models",
               "An Empirical Comparison of Vocabulary Expansion and Initialization Approaches for Language Models"]
-    found = {p.title: p.paper_id for t in titles for p in real_pipeline.retrieve(t).papers}
-    question = "Which of those are about moving a model to new languages?"
-    conversation = Conversation(real_pipeline, [Turn(question, question, "narrowed",
-                                                     [(found[t], t) for t in titles], "…")])
+    conversation = after_a_list(real_pipeline, "Which of those are about moving a model to new languages?", titles)
     resolved, answer = conversation.ask(
         "of those two, which one initializes the new embeddings without needing any cross-lingual embeddings?")
     assert resolved.how == "among" and [t for _, t in resolved.scope] == titles
