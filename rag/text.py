@@ -261,13 +261,13 @@ def names(sentence: str) -> list[str]:
 
 
 def occurs(term: str, text: str) -> bool:
-    """Whole-word match, case-insensitive; a trailing plural s is optional; a number may run into letters
-    (175 in OPT-175B) but not into digits (3 in 3.65); a hyphenated name occurs when its name-like parts all
-    do (OWSM-CTC: OWSM and CTC; GPT-style: GPT)."""
+    """Whole-word match, case-insensitive; a trailing plural s is optional on either side (GEMM: GPU GEMMs); a
+    number may run into letters (175 in OPT-175B) but not into digits (3 in 3.65); a hyphenated name occurs when
+    its name-like parts all do (OWSM-CTC: OWSM and CTC; GPT-style: GPT)."""
     text = text.casefold()
 
     def whole(word: str) -> bool:
-        edge = r"(?![\d]|\.\d)" if word[0].isdigit() else r"(?!\w)"
+        edge = r"(?![\d]|\.\d)" if word[0].isdigit() else r"s?(?!\w)"
         return re.search(rf"(?<![\w.]){re.escape(word.casefold())}{edge}", text) is not None
 
     if whole(term) or (term.endswith("s") and len(term) > 2 and whole(term[:-1])):

@@ -3,7 +3,7 @@
 import pytest
 
 from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts, figures, name_after, names, names_near, numbers,
-                      sentences, strip_markers)
+                      occurs, sentences, strip_markers)
 
 
 @pytest.mark.parametrize("question, nouns", [
@@ -97,3 +97,15 @@ def test_the_name_a_figure_is_on_is_the_first_name_after_it_in_its_clause():
     sentence = "PPO outperforms BERT-large by 2.7 points on GLUE and 9.3 points on SuperGLUE, ahead of Llama."
     assert [name_after(n, sentence) for n in ("2.7", "9.3")] == ["GLUE", "SuperGLUE"]
     assert name_after("9.3", "It gains 9.3 points in all, on SuperGLUE.") is None  # another clause
+
+
+@pytest.mark.parametrize("term, text, found", [
+    ("GEMM", "we implement highly efficient GPU GEMMs", True),  # a plural in the text
+    ("GPUs", "on a single GPU", True),  # a plural in the term
+    ("GEMM", "GEMMA models", False),
+    ("175", "OPT-175B", True),
+    ("3", "3.65 times", False),
+    ("OWSM-CTC", "OWSM and CTC", True),
+])
+def test_a_term_occurs_as_a_whole_word_in_either_number(term, text, found):
+    assert occurs(term, text) is found
