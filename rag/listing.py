@@ -14,32 +14,44 @@ from rag.text import asked_part, asking_clauses, counted_nouns, sentences
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
 
-# "is there anything here on speculative decoding?", "what's in here on speech?", "do you have anything about …";
+# "is there anything here on speculative decoding?", "what's in here on speech?", "what is there on …", "do you have
+# anything about …";
 # not "anything about its memory footprint?", which asks about a paper already named.
 _HERE = r"(?:here|in\s+here|in\s+(?:this|the)\s+(?:collection|library|corpus|list))"
 _ANYTHING_ON = (r"^\W*(?:and\s+)?(?:(?:(?:(?:is|are)\s+there|do\s+you\s+have)\s+(?:anything|something)|anything|"
-                rf"something|what\s+do\s+you\s+have)\s+(?:else\s+)?(?:{_HERE}\s+)?|what(?:'s|\s+is)\s+(?:there\s+)?"
-                rf"{_HERE}\s+)(?:on|about|regarding|related\s+to|covering|dealing\s+with)\b"
+                rf"something|what\s+do\s+you\s+have)\s+(?:else\s+)?(?:{_HERE}\s+)?|what(?:'s|\s+is)\s+(?:there\s+"
+                rf"(?:{_HERE}\s+)?|{_HERE}\s+))(?:on|about|regarding|related\s+to|covering|dealing\s+with)\b"
                 r"(?!.*\b(?:it|its|they|their|them)\b)")
+# "I'm looking for work that …", "I need methods that …", "do you know any models for …": a request for a set of
+# papers; not "show me the methods it compares against", which asks about a paper.
+_REQUEST = (r"(?:(?:i'?m|i\s+am|we'?re|we\s+are)\s+|\b)(?:looking|searching)\s+for|\bi\s+(?:need|want)(?:\s+to\s+"
+            r"(?:find|see|read))?|\b(?:do\s+you\s+)?know\s+(?:of\s+)?(?:any|some)|\bshow\s+me|\bfind\s+me|"
+            r"\bpoint\s+me\s+to|\brecommend|\bsuggest")
+_REQUESTED_SET = (rf"(?:{_REQUEST})\s+(?:(?:some|any|other|recent|related|relevant|good|more|the)\s+)?(?:[\w-]+\s+)?"
+                  r"(?:work|research|literature|methods|approaches|techniques|models|systems|frameworks|benchmarks|"
+                  r"datasets|studies|articles)\b(?!\s+(?:(?:that|which)\s+)?(?:it|they|he|she|you|we)\b)")
 # "which papers …", "papers on …", "any work on …", "are there studies …", "List the surveys …", "list them".
 # "Work(s)", "studies" and "reviews" are verbs too ("which encoder works best", "the paper that reviews MoE"),
 # "prior work" is one paper's background, and "movie reviews" and "news articles" are data, so they count only after
 # words that ask for a set (or first).
 _ASKS_FOR_A_SET = r"\b(?:which|what|any|other|list|all|some|related|recent|prior|existing|there|find|show|name|give)"
-_PAPERS = re.compile(r"\bpapers\b|\bany\s+work\b"
+_PAPERS = re.compile(r"\bpapers\b|\bany\s+(?:work|research)\b"
                      rf"|{_ASKS_FOR_A_SET}\s+(?:works|studies)\b"
                      r"(?!\s+(?:the\s+)?(?:best|better|well|worse|faster|slower)\b)"
                      rf"|(?:{_ASKS_FOR_A_SET}\s+|^\W*)(?:(?:me|us|the|all|any|some|of|other|recent|systematic|"
                      r"literature|comprehensive|research|scientific)\s+){0,2}"
                      r"(?:surveys|reviews|overviews|articles|publications)\b(?!\s+(?:data|dataset|corpus)\b)"
-                     rf"|{_ANYTHING_ON}|[?.!]\s+(?:please\s+)?list\s+(?:all\s+(?:of\s+)?)?them\b", re.IGNORECASE)
+                     rf"|{_ANYTHING_ON}|{_REQUESTED_SET}|[?.!]\s+(?:please\s+)?list\s+(?:all\s+(?:of\s+)?)?them\b",
+                     re.IGNORECASE)
 
 
-# "Which paper merges fine-tuned models after …?", "is there work on …?", "I remember a model that … Which paper was
-# that?": the answer is the paper(s) described, so the candidates are judged as for a list. The model, asked to name
-# the paper, restated the question, refused or wrote only "[1]". ("Has anyone plugged …?" is left to the answer: on
+# "Which paper merges fine-tuned models after …?", "is there work on …?", "I'm looking for a model that reads charts",
+# "I remember a model that … Which paper was that?": the answer is the paper(s) described, so the candidates are
+# judged as for a list. The model, asked to name the paper, restated the question, refused or wrote only "[1]". ("Has anyone plugged …?" is left to the answer: on
 # a fresh question the judge rated the right paper's background sentence 0.04, where the answer cited it.)
 _IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
+                       rf"(?:{_REQUEST})\s+(?:a|an)\s+(?:[\w-]+\s+){{0,2}}(?:paper|work|study|method|approach|model|"
+                       r"system|framework|benchmark|dataset)\b|"
                        r"(?:is|are)\s+there\s+(?:(?:a|an|any)\s+)?(?:(?!(?:that|which|the|this)\b)[\w-]+\s+){0,2}"
                        r"(?:paper|work|study|article|publication|method|approach|technique|model|system|framework|"
                        r"benchmark|dataset|way|algorithm|architecture|tool|trick|recipe|scheme|strategy)s?\b)",
@@ -60,7 +72,7 @@ def is_list_question(question: str) -> bool:
 def asks_which_paper(question: str) -> bool:
     """A question that asks only which paper it describes (not "is there a method that …, and how fast is it?",
     not "are there any papers on …")."""
-    return (_IDENTIFY.search(asked_part(question)) is not None and asking_clauses(question) == 1
+    return (_IDENTIFY.search(asked_part(question)) is not None and asking_clauses(question) <= 1
             and _PAPERS.search(question) is None)
 
 

@@ -218,6 +218,13 @@ def test_narrowing_after_a_turn_about_one_paper_judges_the_last_list_again(fake_
     assert conversation.resolve("and which of those papers use LoRA?").scope == [A, B, C]
 
 
+def test_a_set_after_a_turn_about_one_paper_is_asked_within_that_paper(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A], "what properties does the unlearning benchmark test?")
+    resolved = conversation.resolve("and how many of the methods avoided serious privacy leakage?")
+    assert (resolved.how, resolved.scope, resolved.listing) == ("subject", [A], None)
+    assert conversation.resolve("which of those build on decoder-only LLMs?").how == "narrowed"  # a list of one
+
+
 def test_narrowing_the_list_the_question_names_by_its_words_not_the_last_one(fake_pipeline):
     conversation = conversation_after(fake_pipeline, [A, B, C], "which papers change a model's vocabulary?")
     narrowed = "which papers rely on a hypernetwork?"

@@ -21,6 +21,11 @@ from rag.listing import is_list_question
     "anything about machine unlearning?",
     "what's in here on speech — ASR, TTS, spoken language models, that kind of thing?",
     "What do you have on quantization?",
+    "what is there on initializing embeddings for new tokens?",
+    "I'm looking for work that uses a language model to steer text-to-image generation",
+    "I need methods that let a pretrained LLM handle inputs longer than its training length",
+    "know of any methods for KV cache compression?",
+    "any research on speech translation?",
     # Which paper is meant: the answer is the paper, judged like a list's candidates.
     "Which paper merges fine-tuned models after dropping most of their delta parameters?",
     "which work trains LLMs for tool calling by up-weighting important tokens?",
@@ -28,6 +33,7 @@ from rag.listing import is_list_question
     "Is there work on training tiny LMs on simplified language data?",
     "Which work introduced Large Concept Models?",
     "I remember a model that keeps a text-only LLM frozen and answers with generated images. Which paper was that?",
+    "I'm looking for a model that reads charts without OCR",
 ])
 def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     assert is_list_question(question)
@@ -59,6 +65,9 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     "In the benchmark for forgetting Harry Potter books and news articles, which unlearning algorithm did best?",
     "On the CNN/DailyMail articles, which model scored best?",
     "Has anyone reported how many GPUs it used, and how long did training take?",
+    "show me the models it compares against",
+    "what is there to know about MUSE?",
+    "I'm looking for a paper that prunes Llama. How much memory does it save?",
 ])
 def test_questions_about_one_paper_are_not_list_questions(question):
     assert not is_list_question(question)
