@@ -37,9 +37,10 @@ _EMBEDDED = "".join(rf"(?<!{verb}\s)" for verb in (
     "predicts", "estimate", "estimates", "allocate", "allocates", "measure", "measures", "measured"))
 # A question that asks for a quantity: its answer is a sentence with a number in it. "Which saw more tokens?" and
 # "which gives the larger speedup?" compare two quantities.
-QUANTITY = re.compile(rf"\b(?:{_EMBEDDED}how\s+(?:many|much|large|big|small|fast|long|often)|by\s+how|"
+QUANTITY = re.compile(rf"\b(?:{_EMBEDDED}how\s+(?:many|much|large|big|small|fast|long|often|far|high|low|cheap|"
+                      r"expensive|costly)|by\s+how|"
                       r"what\s+(?:percentage|fraction|share|proportion|score|size|number|amount)s?|"
-                      r"what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
+                      r"what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up|perplexity|throughput|latency|cost|budget)|"
                       r"which\s+(?:\w+\s+){0,3}(?:more|larger|higher|bigger|fewer|lower|smaller))\b", re.IGNORECASE)
 
 

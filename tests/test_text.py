@@ -37,6 +37,10 @@ def test_each_number_counts_the_words_after_it_past_scales_and_up_to_a_stopword(
     ("What scores does it get?", True),
     ("What sizeable gain is there?", False),
     ("How do they measure how much faster it is?", False),
+    ("how cheap was it to train that 101B model?", True),
+    ("how far did they push the sequence length?", True),
+    ("What Wikitext perplexity does MaskLLM reach?", True),
+    ("How does it keep the cost low?", False),
 ])
 def test_comparing_amounts_or_asking_sizes_asks_for_a_quantity(question, asks):
     assert (QUANTITY.search(question) is not None) == asks
