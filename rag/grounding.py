@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (ASKS_NAMES, QUANTITY, asked_part, content_terms, counted_nouns, counts, counts_asked, figures,
-                      marker_numbers, name_after, names, names_near, names_what_is_asked, numbers, occurs, quantities,
-                      sentences, states_quantity, strip_markers, urls, without_urls, word_terms)
+from rag.text import (ASKS_NAMES, ASKS_WHEN, QUANTITY, asked_part, content_terms, counted_nouns, counts, counts_asked,
+                      figures, marker_numbers, name_after, names, names_near, names_what_is_asked, numbers, occurs,
+                      quantities, sentences, states_quantity, states_time, strip_markers, urls, without_urls,
+                      word_terms)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -229,6 +230,15 @@ def states_no_quantity(question: str, answer: str) -> str | None:
         if stated and all(q in own for q in stated):
             return (f"the question asks {quantity.group(0).lower()}; the answer's only quantities "
                     f"({', '.join(dict.fromkeys(' '.join(q).strip() for q in stated))}) are the question's own")
+    return None
+
+
+def states_no_time(question: str, answer: str) -> str | None:
+    """For a "when …?" question, an answer that states no time ("The code and models will be made open-source" for
+    "when are they releasing the code?"), as a reason."""
+    asked = ASKS_WHEN.search(asked_part(question))
+    if asked and not states_time(answer):
+        return f"the question asks {asked.group(0).strip().lower()}; the answer states no time"
     return None
 
 

@@ -47,8 +47,9 @@ _PAPERS = re.compile(r"\bpapers\b|\bany\s+(?:work|research)\b"
 
 # "Which paper merges fine-tuned models after …?", "is there work on …?", "I'm looking for a model that reads charts",
 # "I remember a model that … Which paper was that?": the answer is the paper(s) described, so the candidates are
-# judged as for a list. The model, asked to name the paper, restated the question, refused or wrote only "[1]". ("Has anyone plugged …?" is left to the answer: on
-# a fresh question the judge rated the right paper's background sentence 0.04, where the answer cited it.)
+# judged as for a list. The model, asked to name the paper, restated the question, refused or wrote only "[1]".
+# ("Has anyone plugged …?" is left to the answer: on a fresh question the judge rated the right paper's background
+# sentence 0.04, where the answer cited it.)
 _IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
                        rf"(?:{_REQUEST})\s+(?:a|an)\s+(?:[\w-]+\s+){{0,2}}(?:paper|work|study|method|approach|model|"
                        r"system|framework|benchmark|dataset)\b|"

@@ -15,7 +15,8 @@ import numpy as np
 from rag import prompts
 from rag.backends import LLM
 from rag.retrieve import RetrievedPaper
-from rag.text import ASKS_NAMES, QUANTITY, counts_what_is_asked, names_what_is_asked, states_quantity
+from rag.text import (ASKS_NAMES, ASKS_WHEN, QUANTITY, asked_part, counts_what_is_asked, names_what_is_asked,
+                      states_quantity, states_time)
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,14 @@ def closest_sentences(question: str, sources: list[RetrievedPaper], count: int |
     """The `count` (default: all) evidence sentences likeliest to answer the question, as (source number,
     sentence). A question that asks for a quantity is answered only by a sentence that states a number, of what
     it counts for a "how many" question ("GPT-3" does not say how many papers a survey covers); one that asks
-    which models (datasets, languages …) only by a sentence that names one the question does not."""
+    which models (datasets, languages …) only by a sentence that names one the question does not; one that asks
+    when only by a sentence that states a time."""
     quantity = QUANTITY.search(question) is not None
     named = ASKS_NAMES.search(question) is not None
+    when = ASKS_WHEN.search(asked_part(question)) is not None
     pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages
              if (not quantity or (states_quantity(passage.text) and counts_what_is_asked(passage.text, question)))
-             and (not named or names_what_is_asked(passage.text, question))]
+             and (not named or names_what_is_asked(passage.text, question)) and (not when or states_time(passage.text))]
     if not pairs:
         return []
     scores = np.array([p.answer_score for _, p in pairs])

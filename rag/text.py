@@ -196,6 +196,18 @@ def names_what_is_asked(text: str, question: str) -> bool:
     return any(not occurs(term, question) for term in names(text) + numbers(text))
 
 
+# "when will they release the code?" asks for a time, which an answer states as a date or as "after …", "already".
+ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|ok|then)\W+)*when\s+(?:is|are|was|were|will|would|did|do|does|has|have|"
+                       r"can|could|should)\b", re.IGNORECASE)
+_TIME = re.compile(r"\b(?:1[89]\d\d|20\d\d|january|february|march|april|june|july|august|september|october|"
+                   r"november|december|spring|summer|autumn|winter|after|before|upon|once|until|soon|later|ago|since|"
+                   r"already|now|today|currently|days?|weeks?|months?|years?|quarter)\b", re.IGNORECASE)
+
+
+def states_time(text: str) -> bool:
+    return _TIME.search(strip_markers(text)) is not None
+
+
 def states_quantity(text: str) -> bool:
     return bool(numbers(text)) or _QUANTITY_WORD.search(text) is not None
 
