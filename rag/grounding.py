@@ -236,9 +236,8 @@ def states_no_quantity(question: str, answer: str) -> str | None:
 def states_no_time(question: str, answer: str) -> str | None:
     """For a "when …?" question, an answer that states no time ("The code and models will be made open-source" for
     "when are they releasing the code?"), as a reason."""
-    asked = ASKS_WHEN.search(asked_part(question))
-    if asked and not states_time(answer):
-        return f"the question asks {asked.group(0).strip().lower()}; the answer states no time"
+    if ASKS_WHEN.search(asked_part(question)) and not states_time(answer):
+        return "the question asks when; the answer states no time"
     return None
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from rag import prompts
-from rag.grounding import is_refusal, missing_names, names_nothing, states_no_quantity, verify
+from rag.grounding import is_refusal, missing_names, names_nothing, states_no_quantity, states_no_time, verify
 
 from conftest import source
 
@@ -289,6 +289,15 @@ def test_an_answer_to_which_languages_must_name_a_language():
     assert names_nothing("Which languages does Whisper support?", "It supports 99 languages [1].") is None
     assert names_nothing("Which language is the toolkit written in?", "Python [1].") is None
     assert names_nothing("Which languages does MasakhaNER cover?", "Luganda, Luo and Nigerian Pidgin [1].") is None
+
+
+def test_a_when_question_is_answered_by_a_time():
+    question = "when are they releasing the code?"
+    assert states_no_time(question, "The code and models will be made open-source [1].") == (
+        "the question asks when; the answer states no time")
+    assert states_no_time(question, "It will be available after further security checks [1].") is None
+    assert states_no_time(question, "The code was released in March 2024 [1].") is None
+    assert states_no_time("In the TTS work, when the reference is added, how much worse is WER?", "By 14pp [1].") is None
 
 
 def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_another_source():

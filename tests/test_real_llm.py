@@ -10,7 +10,7 @@ from rag.corpus import load
 from rag.grounding import verify
 from rag.pipeline import Pipeline, Sources
 from rag.prompts import REFUSAL
-from rag.text import numbers, occurs, sentences
+from rag.text import numbers, occurs, sentences, states_time
 
 from conftest import PROJECT_ROOT, SEEDS
 
@@ -172,6 +172,14 @@ def test_who_wrote_it_is_refused_when_the_answer_names_only_the_paper(real_pipel
     resolved, answer = conversation.ask("who wrote it?")  # the model wrote "… was written by the authors of the paper"
     assert resolved.scope and "MUSE" in resolved.scope[0][1]
     assert answer.abstained and (not answer.generated or "answer names none" in answer.reason), answer.text
+
+
+def test_when_they_release_the_code_is_answered_by_a_time_or_refused(real_pipeline):
+    conversation = Conversation(real_pipeline)
+    conversation.ask("is there a multimodal LLM that turns images into model weights instead of visual tokens?")
+    resolved, answer = conversation.ask("when are they releasing the code?")  # "… will be made open-source [1]"
+    assert resolved.how == "subject", resolved
+    assert answer.abstained or states_time(answer.text), answer.text
 
 
 def test_no_answer_about_a_name_comes_from_a_paper_that_never_mentions_it(real_pipeline):
