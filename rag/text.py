@@ -75,6 +75,20 @@ def content_terms(text: str) -> set[str]:
     return set(_stemmer().stemWords(words)) | set(urls(text))
 
 
+_ACRONYM = re.compile(r"\b([A-Z]{2,5})s?\b")
+
+
+def spelled_out(text: str, other: str) -> dict[str, set[str]]:
+    """The acronyms of `text` that `other` spells out, each with the terms of its words ("WER" of one and "word
+    error rate" of the other): a user and an abstract abbreviate differently."""
+    found = {}
+    for acronym in dict.fromkeys(_ACRONYM.findall(text)):
+        initials = r"\s+".join(rf"{letter}[\w-]*" for letter in acronym.lower())
+        if match := re.search(rf"\b{initials}\b", other.lower()):
+            found[acronym.casefold()] = content_terms(match.group(0))
+    return found
+
+
 def word_terms(text: str) -> set[str]:
     """`content_terms` with each hyphenated word's parts too ("hidden-transfer": hidden, transfer), as the keyword
     index splits them."""
@@ -297,7 +311,8 @@ _HOW_MANY = re.compile(rf"\b{_EMBEDDED}how\s+many\s+((?:(?!(?:is|are|was|were|do
 _SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred", "thousands", "millions", "billions",
           "hundreds", "x", "times", "additional", "extra", "more", "fewer", "less", "different", "distinct"}
 # Count nouns that research abstracts use for one another: a question's "examples" are the abstract's "samples".
-_SAME_COUNT = [{"exampl", "sampl", "instanc"}, {"paper", "public", "studi", "articl", "work"}, {"paramet", "param"}]
+_SAME_COUNT = [{"exampl", "sampl", "instanc", "datapoint"}, {"paper", "public", "studi", "articl", "work"},
+               {"paramet", "param"}]
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,'\-][A-Za-z0-9]+)*")
 
 
@@ -350,7 +365,8 @@ def counts(text: str) -> list[tuple[str, list[str]]]:
 def counts_asked(phrase: list[str], nouns: list[str]) -> bool:
     """Whether a number's phrase names what the question counts, or a word research abstracts use for it."""
     asked = set(_stemmer().stemWords([n.casefold() for n in nouns]))
-    for stem in _stemmer().stemWords([w.casefold() for w in phrase]):
+    words = re.sub(r"\bdata\s+(points?)\b", r"data\1", " ".join(phrase).casefold()).split()  # "1,217 data points"
+    for stem in _stemmer().stemWords(words):
         if stem in asked or any(stem in group and asked & group for group in _SAME_COUNT):
             return True
     return False

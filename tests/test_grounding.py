@@ -198,6 +198,9 @@ def test_a_count_may_use_the_papers_word_for_what_is_counted():
     assert verified.text == "It was tuned on 10 million instruction examples [1]."
     verified = check("It was tuned on 10 million samples [1].", "How many examples was it tuned on?", [SURVEY])
     assert [c.dropped for c in verified.checks] == [None]
+    tool = source("TL-Training", "It matches closed-source LLMs using only 1,217 training data points.")
+    verified = check("It used 1,217 training data points [1].", "how many training examples did it use?", [tool])
+    assert [c.dropped for c in verified.checks] == [None]
 
 
 def test_an_abbreviation_from_the_question_may_stand_for_the_papers_words():
