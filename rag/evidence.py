@@ -14,7 +14,7 @@ import numpy as np
 from rag import prompts
 from rag.embeddings import Embedder
 from rag.retrieve import Passage, RetrievedPaper
-from rag.text import ASKS_NAMES, QUANTITY, asked_part, content_terms, numbers, sentences
+from rag.text import ASKS_NAMES, QUANTITY, asked_part, content_terms, numbers, sentences, spelled_out
 
 # Added to a sentence's score when the question asks for a quantity and the sentence states a number.
 NUMBER_BONUS = 0.2
@@ -37,11 +37,19 @@ def names_paper(question: str, title: str) -> bool:
 
 def word_bonus(question: str, texts: list[str]) -> np.ndarray:
     """Added to a sentence's cosine similarity to rank it as an answer: the share of the question's words it
-    holds, plus NUMBER_BONUS for a number when the question asks for a quantity."""
+    holds (an acronym holds the words it stands for: "WER" of the sentence, "word error rate" of the question),
+    plus NUMBER_BONUS for a number when the question asks for a quantity."""
     asked = content_terms(question)
     quantity = QUANTITY.search(question) is not None
-    return np.array([len(asked & content_terms(t)) / max(1, len(asked)) + NUMBER_BONUS * (quantity and bool(numbers(t)))
-                     for t in texts], dtype=np.float32)
+    return np.array([len(asked & held_terms(t, question)) / max(1, len(asked))
+                     + NUMBER_BONUS * (quantity and bool(numbers(t))) for t in texts], dtype=np.float32)
+
+
+def held_terms(text: str, question: str) -> set[str]:
+    """The terms of `text`, with the words of its acronyms the question spells out, and the question's acronyms
+    it spells out."""
+    terms = content_terms(text).union(*spelled_out(text, question).values())
+    return terms | {acronym for acronym, words in spelled_out(question, text).items() if words <= terms}
 
 
 def answer_scores(question: str, similarity: np.ndarray, texts: list[str], vectors: np.ndarray,

@@ -1,7 +1,7 @@
 import pytest
 
 from rag import prompts
-from rag.evidence import build_messages, names_paper, select_evidence
+from rag.evidence import build_messages, names_paper, select_evidence, word_bonus
 from rag.retrieve import Passage, RetrievedPaper
 from rag.text import asked_part
 
@@ -35,6 +35,16 @@ def test_a_quantity_question_prefers_a_sentence_with_a_number():
     texts = [s.text for p in chosen for s in p.passages]
     assert "It compresses LLaMA to 3 bits with near-lossless perplexity." in texts
     assert "SpQR isolates outlier weights." not in texts
+
+
+def test_an_acronym_holds_the_words_it_stands_for_either_way():
+    question = "how much worse did the word error rate get with a speaker reference?"
+    abbreviated, spelled, other = word_bonus(question, [
+        "WER increased by 14pp with a speaker reference.", "The word error rate increased by 14pp with a speaker "
+        "reference.", "Speaker similarity improved by 4.7pp."])
+    assert abbreviated == pytest.approx(spelled) and abbreviated > other
+    assert word_bonus("how much worse did the WER get?", ["The word error rate rose."])[0] > word_bonus(
+        "how much worse did the WER get?", ["The rate rose."])[0]
 
 
 def test_each_paper_shows_its_sentences_in_the_abstracts_order_and_papers_keep_their_rank():
