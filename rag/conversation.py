@@ -71,8 +71,10 @@ _WHICH_ONES = re.compile(rf"^\W*(?:(?:{_LEAD_WORDS})\W+)*which\s+(?:ones\b|(?=(?
                          r"produces|output|outputs|compare|compares|evaluate|evaluates|train|trains|need|needs|"
                          r"require|requires|rely|relies|run|runs|address|addresses|involve|involves|mention|mentions|"
                          rf"cover|covers|actually|also|only)\b))(?!.*{_COMPARES})", re.IGNORECASE)
-# After a turn about one paper, "the methods" and "the models" are things within it; "those" are still papers.
-_WITHIN = re.compile(r"(?:of\s+)?the\s+(?:[\w-]+\s+){0,3}?(?:models|methods|approaches)", re.IGNORECASE)
+# When the conversation has shown only one paper, "the methods" and "these models" are things within it; "those" is
+# still that paper.
+_WITHIN = re.compile(r"(?:of\s+)?(?:the|these|those)\s+(?:[\w-]+\s+){0,3}?(?:models|methods|approaches)",
+                     re.IGNORECASE)
 _KIND_TERMS = content_terms(re.sub(r"\W+", " ", _KINDS))  # "the reviews" names a kind of paper, not a topic
 _NARROW_SET = re.compile(rf"\b(?:of\s+)?{_SET}\b", re.IGNORECASE)  # "of those" -> "papers" in the question
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
@@ -242,7 +244,7 @@ class Conversation:
                           else _FIRST_WHICH.sub("which papers", rest, count=1))
             return Resolved(question, standalone, "narrowed", self._named_list(back["set"]) or listed, listing=True)
         if len(listed) == 1 and _narrows(question) and _WITHIN.fullmatch(_NARROW_SET.search(question).group(0)):
-            return self._about(question, listed[0], "subject")  # "how many of the methods …" after one paper
+            return self._about(question, listed[0], "subject")  # "how many of the methods …" of the one paper
         if listed and _narrows(question):  # "those": the last list, also after a turn about one of them
             return Resolved(question, _NARROW_SET.sub("papers", question), "narrowed",
                             self._named_list(_NARROW_SET.search(question).group(0)) or listed, listing=True)

@@ -48,8 +48,7 @@ def word_bonus(question: str, texts: list[str]) -> np.ndarray:
 def held_terms(text: str, question: str) -> set[str]:
     """The terms of `text`, with the words of its acronyms the question spells out, and the question's acronyms
     it spells out."""
-    terms = content_terms(text).union(*spelled_out(text, question).values())
-    return terms | {acronym for acronym, words in spelled_out(question, text).items() if words <= terms}
+    return content_terms(text).union(*spelled_out(text, question).values()) | spelled_out(question, text).keys()
 
 
 def answer_scores(question: str, similarity: np.ndarray, texts: list[str], vectors: np.ndarray,

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (ASKS_NAMES, ASKS_WHEN, QUANTITY, asked_part, content_terms, counted_nouns, counts, counts_asked,
-                      figures, marker_numbers, name_after, names, names_near, names_what_is_asked, numbers, occurs,
-                      quantities, sentences, states_quantity, states_time, strip_markers, urls, without_urls,
-                      word_terms)
+from rag.text import (ASKS_NAMES, QUANTITY, asked_part, asks_when, content_terms, counted_nouns, counts, counts_asked,
+                      figures, marker_numbers, name_after, names, names_near, names_what_is_asked, numbers,
+                      occurs, quantities, sentences, spelling, states_quantity, states_time, strip_markers, urls,
+                      without_urls, word_terms)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -236,7 +236,7 @@ def states_no_quantity(question: str, answer: str) -> str | None:
 def states_no_time(question: str, answer: str) -> str | None:
     """For a "when …?" question, an answer that states no time ("The code and models will be made open-source" for
     "when are they releasing the code?"), as a reason."""
-    if ASKS_WHEN.search(asked_part(question)) and not states_time(answer):
+    if asks_when(question) and not states_time(answer):
         return "the question asks when; the answer states no time"
     return None
 
@@ -290,9 +290,7 @@ def abbreviates(name: str, text: str) -> bool:
     letters start its consecutive words (LM: language model; ASR: automatic speech recognition)."""
     if not (name.isalpha() and name.isupper() and 2 <= len(name) <= 3):
         return False
-    letters = name.lower()
-    initials = r"\s+".join(rf"{letter}[a-z]*" for letter in letters)
-    return re.search(rf"\b(?:{letters}[a-z]{{3,}}|{initials})\b", text.lower()) is not None
+    return re.search(rf"\b{name.lower()}[a-z]{{3,}}\b", text.lower()) is not None or spelling(name, text) is not None
 
 
 def holds_a_fact(sentence: str, abstract: str) -> bool:

@@ -22,20 +22,23 @@ _ANYTHING_ON = (r"^\W*(?:and\s+)?(?:(?:(?:(?:is|are)\s+there|do\s+you\s+have)\s+
                 rf"something|what\s+do\s+you\s+have)\s+(?:else\s+)?(?:{_HERE}\s+)?|what(?:'s|\s+is)\s+(?:there\s+"
                 rf"(?:{_HERE}\s+)?|{_HERE}\s+))(?:on|about|regarding|related\s+to|covering|dealing\s+with)\b"
                 r"(?!.*\b(?:it|its|they|their|them)\b)")
-# "I'm looking for work that …", "I need methods that …", "do you know any models for …": a request for a set of
-# papers; not "show me the methods it compares against", which asks about a paper.
-_REQUEST = (r"(?:(?:i'?m|i\s+am|we'?re|we\s+are)\s+|\b)(?:looking|searching)\s+for|\bi\s+(?:need|want)(?:\s+to\s+"
-            r"(?:find|see|read))?|\b(?:do\s+you\s+)?know\s+(?:of\s+)?(?:any|some)|\bshow\s+me|\bfind\s+me|"
-            r"\bpoint\s+me\s+to|\brecommend|\bsuggest")
-_REQUESTED_SET = (rf"(?:{_REQUEST})\s+(?:(?:some|any|other|recent|related|relevant|good|more|the)\s+)?(?:[\w-]+\s+)?"
-                  r"(?:work|research|literature|methods|approaches|techniques|models|systems|frameworks|benchmarks|"
-                  r"datasets|studies|articles)\b(?!\s+(?:(?:that|which)\s+)?(?:it|they|he|she|you|we)\b)")
+# "I'm looking for work that …", "I need methods that …", "can you recommend models for …", opening the question: a
+# request for a set of papers; not "show me the datasets" nor "do they suggest any methods …?", which ask about a
+# paper.
+_REQUEST = (r"^\W*(?:(?:hi|hello|hey|please|so|ok|okay|and)\W+)*(?:(?:can|could|would)\s+you\s+(?:please\s+)?)?"
+            r"(?:(?:(?:i['’]?m|i\s+am|we['’]?re|we\s+are)\s+)?(?:looking|searching)\s+for|i\s+(?:need|want)(?:\s+to\s+"
+            r"(?:find|see|read))?|(?:do\s+you\s+)?know(?:\s+of)?|show\s+me|find\s+me|point\s+me\s+to|recommend|"
+            r"suggest)")
+_REQUESTED_SET = (rf"{_REQUEST}\s+(?:(?:some|any|other|recent|related|relevant|good|more)\s+)?"
+                  r"(?:(?!(?:the|this|that|these|those|its|their)\b)[\w-]+\s+)?(?:work|research|literature|methods|"
+                  r"approaches|techniques|models|systems|frameworks|benchmarks|datasets|studies|articles)\b"
+                  r"(?!\s+(?:(?:that|which)\s+)?(?:it|they|he|she|you|we)\b)")
 # "which papers …", "papers on …", "any work on …", "are there studies …", "List the surveys …", "list them".
 # "Work(s)", "studies" and "reviews" are verbs too ("which encoder works best", "the paper that reviews MoE"),
 # "prior work" is one paper's background, and "movie reviews" and "news articles" are data, so they count only after
 # words that ask for a set (or first).
 _ASKS_FOR_A_SET = r"\b(?:which|what|any|other|list|all|some|related|recent|prior|existing|there|find|show|name|give)"
-_PAPERS = re.compile(r"\bpapers\b|\bany\s+(?:work|research)\b"
+_PAPERS = re.compile(r"\bpapers\b|(?<!\bdo\s)(?<!\bdid\s)(?<!\bdoes\s)\bany\s+(?:work|research)\b"
                      rf"|{_ASKS_FOR_A_SET}\s+(?:works|studies)\b"
                      r"(?!\s+(?:the\s+)?(?:best|better|well|worse|faster|slower)\b)"
                      rf"|(?:{_ASKS_FOR_A_SET}\s+|^\W*)(?:(?:me|us|the|all|any|some|of|other|recent|systematic|"
@@ -50,9 +53,9 @@ _PAPERS = re.compile(r"\bpapers\b|\bany\s+(?:work|research)\b"
 # judged as for a list. The model, asked to name the paper, restated the question, refused or wrote only "[1]".
 # ("Has anyone plugged …?" is left to the answer: on a fresh question the judge rated the right paper's background
 # sentence 0.04, where the answer cited it.)
-_IDENTIFY = re.compile(r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
-                       rf"(?:{_REQUEST})\s+(?:a|an)\s+(?:[\w-]+\s+){{0,2}}(?:paper|work|study|method|approach|model|"
+_IDENTIFY = re.compile(rf"{_REQUEST}\s+(?:a|an)\s+(?:[\w-]+\s+){{0,2}}(?:paper|work|study|method|approach|model|"
                        r"system|framework|benchmark|dataset)\b|"
+                       r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
                        r"(?:is|are)\s+there\s+(?:(?:a|an|any)\s+)?(?:(?!(?:that|which|the|this)\b)[\w-]+\s+){0,2}"
                        r"(?:paper|work|study|article|publication|method|approach|technique|model|system|framework|"
                        r"benchmark|dataset|way|algorithm|architecture|tool|trick|recipe|scheme|strategy)s?\b)",

@@ -15,8 +15,8 @@ import numpy as np
 from rag import prompts
 from rag.backends import LLM
 from rag.retrieve import RetrievedPaper
-from rag.text import (ASKS_NAMES, ASKS_WHEN, QUANTITY, asked_part, counts_what_is_asked, names_what_is_asked,
-                      states_quantity, states_time)
+from rag.text import (ASKS_NAMES, QUANTITY, asks_when, counts_what_is_asked, names_what_is_asked, states_quantity,
+                      states_time)
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def closest_sentences(question: str, sources: list[RetrievedPaper], count: int |
     when only by a sentence that states a time."""
     quantity = QUANTITY.search(question) is not None
     named = ASKS_NAMES.search(question) is not None
-    when = ASKS_WHEN.search(asked_part(question)) is not None
+    when = asks_when(question)
     pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages
              if (not quantity or (states_quantity(passage.text) and counts_what_is_asked(passage.text, question)))
              and (not named or names_what_is_asked(passage.text, question)) and (not when or states_time(passage.text))]

@@ -40,7 +40,9 @@ _EMBEDDED = "".join(rf"(?<!{verb}\s)" for verb in (
 QUANTITY = re.compile(rf"\b(?:{_EMBEDDED}how\s+(?:many|much|large|big|small|fast|long|often|far|high|low|cheap|"
                       r"expensive|costly)|by\s+how|"
                       r"what\s+(?:percentage|fraction|share|proportion|score|size|number|amount)s?|"
-                      r"what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up|perplexity|throughput|latency|cost|budget)|"
+                      r"what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
+                      r"what\s+(?:(?:is|was|are|were)\s+)?(?:the\s+)?(?:[\w-]*[^\Ws]\s+)?(?:perplexit(?:y|ies)|throughputs?|"
+                      r"latenc(?:y|ies)|costs?|budgets?)|"
                       r"which\s+(?:\w+\s+){0,3}(?:more|larger|higher|bigger|fewer|lower|smaller))\b", re.IGNORECASE)
 
 
@@ -78,15 +80,21 @@ def content_terms(text: str) -> set[str]:
 _ACRONYM = re.compile(r"\b([A-Z]{2,5})s?\b")
 
 
+def spelling(acronym: str, text: str) -> str | None:
+    """The words of `text` whose first letters spell `acronym` ("word error rate": WER; "key-value": KV; not "and
+    improves": AI, nor "to time-stretching": TTS), or None."""
+    initials = r"[\s-]+".join(rf"{letter}[a-z]*" for letter in acronym.lower())
+    for match in re.finditer(rf"\b{initials}\b", text.lower()):
+        if not any(word in _STOPWORDS for word in re.split(r"[\s-]+", match.group(0))):
+            return match.group(0)
+    return None
+
+
 def spelled_out(text: str, other: str) -> dict[str, set[str]]:
-    """The acronyms of `text` that `other` spells out, each with the terms of its words ("WER" of one and "word
-    error rate" of the other): a user and an abstract abbreviate differently."""
-    found = {}
-    for acronym in dict.fromkeys(_ACRONYM.findall(text)):
-        initials = r"\s+".join(rf"{letter}[\w-]*" for letter in acronym.lower())
-        if match := re.search(rf"\b{initials}\b", other.lower()):
-            found[acronym.casefold()] = content_terms(match.group(0))
-    return found
+    """The acronyms of `text` that `other` spells out, each with the terms of its words: a user and an abstract
+    abbreviate differently."""
+    return {acronym.casefold(): content_terms(words) for acronym in dict.fromkeys(_ACRONYM.findall(text))
+            if (words := spelling(acronym, other))}
 
 
 def word_terms(text: str) -> set[str]:
@@ -210,16 +218,25 @@ def names_what_is_asked(text: str, question: str) -> bool:
     return any(not occurs(term, question) for term in names(text) + numbers(text))
 
 
-# "when will they release the code?" asks for a time, which an answer states as a date or as "after …", "already".
-ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|ok|then)\W+)*when\s+(?:is|are|was|were|will|would|did|do|does|has|have|"
-                       r"can|could|should)\b", re.IGNORECASE)
-_TIME = re.compile(r"\b(?:1[89]\d\d|20\d\d|january|february|march|april|june|july|august|september|october|"
-                   r"november|december|spring|summer|autumn|winter|after|before|upon|once|until|soon|later|ago|since|"
-                   r"already|now|today|currently|days?|weeks?|months?|years?|quarter)\b", re.IGNORECASE)
+# "when will they release the code?", "when was it published?" ask for a time, which an answer states as a date, as
+# "after …", or as done ("the code is available at …"). "When does speculative decoding fail?" asks for a condition.
+_ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|ok|then)\W+)*when\s+(?:is|are|was|were|will|would|did|do|does|has|have|"
+                        r"can|could|should)\b(?=.*\b(?:releas|publish|open[- ]?sourc|available|out\b|launch|appear|"
+                        r"submit|present|introduc|propos))", re.IGNORECASE)
+_TIME = re.compile(r"\b(?:199\d|20[0-2]\d|january|february|march|april|june|july|august|september|october|"
+                   r"november|december|spring|summer|autumn|winter|after|before|upon|until|soon|later|ago|since|"
+                   r"already|now|today|currently|days?|weeks?|months?|years?|quarter)\b|\b(?:is|are|was|were|has\s+been|"
+                   r"have\s+been)\s+(?:publicly\s+|now\s+|freely\s+)?(?:available|released|open-sourced|published)\b",
+                   re.IGNORECASE)
+
+
+def asks_when(question: str) -> bool:
+    return _ASKS_WHEN.search(asked_part(question)) is not None
 
 
 def states_time(text: str) -> bool:
-    return _TIME.search(strip_markers(text)) is not None
+    """Whether `text` says when: a date, a time relative to something, or that it is already out (a web address)."""
+    return _TIME.search(strip_markers(text)) is not None or bool(urls(text))
 
 
 def states_quantity(text: str) -> bool:
@@ -288,13 +305,13 @@ def names(sentence: str) -> list[str]:
 
 
 def occurs(term: str, text: str) -> bool:
-    """Whole-word match, case-insensitive; a trailing plural s is optional on either side (GEMM: GPU GEMMs); a
-    number may run into letters (175 in OPT-175B) but not into digits (3 in 3.65); a hyphenated name occurs when
-    its name-like parts all do (OWSM-CTC: OWSM and CTC; GPT-style: GPT)."""
+    """Whole-word match, case-insensitive; a trailing plural s is optional on either side (GEMM: GPU GEMMs; not
+    HA: has); a number may run into letters (175 in OPT-175B) but not into digits (3 in 3.65); a hyphenated name
+    occurs when its name-like parts all do (OWSM-CTC: OWSM and CTC; GPT-style: GPT)."""
     text = text.casefold()
 
     def whole(word: str) -> bool:
-        edge = r"(?![\d]|\.\d)" if word[0].isdigit() else r"s?(?!\w)"
+        edge = r"(?![\d]|\.\d)" if word[0].isdigit() else r"s?(?!\w)" if len(word) > 2 else r"(?!\w)"
         return re.search(rf"(?<![\w.]){re.escape(word.casefold())}{edge}", text) is not None
 
     if whole(term) or (term.endswith("s") and len(term) > 2 and whole(term[:-1])):
@@ -365,7 +382,9 @@ def counts(text: str) -> list[tuple[str, list[str]]]:
 def counts_asked(phrase: list[str], nouns: list[str]) -> bool:
     """Whether a number's phrase names what the question counts, or a word research abstracts use for it."""
     asked = set(_stemmer().stemWords([n.casefold() for n in nouns]))
-    words = re.sub(r"\bdata\s+(points?)\b", r"data\1", " ".join(phrase).casefold()).split()  # "1,217 data points"
+    words = [w.casefold() for w in phrase]
+    if re.search(r"\bdata\s+points?\b", " ".join(words)):  # "1,217 training data points" counts examples
+        words.append("datapoint")
     for stem in _stemmer().stemWords(words):
         if stem in asked or any(stem in group and asked & group for group in _SAME_COUNT):
             return True

@@ -222,6 +222,7 @@ def test_a_set_after_a_turn_about_one_paper_is_asked_within_that_paper(fake_pipe
     conversation = conversation_after(fake_pipeline, [A], "what properties does the unlearning benchmark test?")
     resolved = conversation.resolve("and how many of the methods avoided serious privacy leakage?")
     assert (resolved.how, resolved.scope, resolved.listing) == ("subject", [A], None)
+    assert conversation.resolve("which of these methods keep utility?").how == "subject"
     assert conversation.resolve("which of those build on decoder-only LLMs?").how == "narrowed"  # a list of one
 
 

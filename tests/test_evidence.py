@@ -45,6 +45,8 @@ def test_an_acronym_holds_the_words_it_stands_for_either_way():
     assert abbreviated == pytest.approx(spelled) and abbreviated > other
     assert word_bonus("how much worse did the WER get?", ["The word error rate rose."])[0] > word_bonus(
         "how much worse did the WER get?", ["The rate rose."])[0]
+    assert word_bonus("Which AI models?", ["It is fast and improves models."]) == word_bonus(
+        "Which AI models?", ["It improves models."])  # "and improves" spells no AI
 
 
 def test_each_paper_shows_its_sentences_in_the_abstracts_order_and_papers_keep_their_rank():

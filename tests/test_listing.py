@@ -34,6 +34,9 @@ from rag.listing import is_list_question
     "Which work introduced Large Concept Models?",
     "I remember a model that keeps a text-only LLM frozen and answers with generated images. Which paper was that?",
     "I'm looking for a model that reads charts without OCR",
+    "Do you know a model that reads charts?",
+    "Can you recommend a paper that prunes Llama?",
+    "Hi! I’m looking for papers on pruning",
 ])
 def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     assert is_list_question(question)
@@ -68,6 +71,9 @@ def test_questions_asking_for_a_set_of_papers_are_list_questions(question):
     "show me the models it compares against",
     "what is there to know about MUSE?",
     "I'm looking for a paper that prunes Llama. How much memory does it save?",
+    "show me the datasets",  # of the paper being discussed
+    "Do they suggest any methods to mitigate this?",
+    "did they do any research on robustness?",
 ])
 def test_questions_about_one_paper_are_not_list_questions(question):
     assert not is_list_question(question)
