@@ -255,8 +255,12 @@ class Conversation:
                 (t.papers for t in reversed(turns) if len(t.papers) > 1 and t.how != "narrowed"), listed)
             standalone = _FIRST_WHICH.sub("which papers", question, count=1)
             return Resolved(question, standalone, "narrowed", base, listing=True)
-        if len(listed) == 2 and len(previous) == 1 and previous[0] in listed and (other := _OTHER.search(question)):
-            paper = next(p for p in listed if p != previous[0])
+        # "the other one": of a list of two, or of the only two papers the conversation has shown (a list of one,
+        # then a paper it missed)
+        shown = list(dict.fromkeys(paper for turn in turns for paper in turn.papers))
+        pair = listed if len(listed) == 2 else shown
+        if len(pair) == 2 and len(previous) == 1 and previous[0] in pair and _OTHER.search(question):
+            paper = next(p for p in pair if p != previous[0])
             if _ALL_OF_THEM.search(question) or re.search(r"\bthis one\b|\bthan\b", question, re.IGNORECASE):
                 return Resolved(question, question, "position", [previous[0], paper])  # "how does it compare …?"
             return self._about(question, paper, "position")

@@ -104,6 +104,12 @@ def test_the_other_one_of_two_is_the_paper_the_last_turn_was_not_about(fake_pipe
     assert conversation.resolve("and the other one: what's the trick it uses?").scope == [A]
 
 
+def test_the_other_one_of_the_two_papers_shown_after_a_list_of_one(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A])
+    conversation.turns.append(Turn("the one with memory units: how long?", "…", "description", [B], "1,024K [1]."))
+    assert conversation.resolve("and what's the trick in the other one?").scope == [A]
+
+
 def test_a_described_paper_is_picked_among_the_previous_ones(fake_pipeline):
     papers = fake_pipeline.retrieve("pruning speech recognition quantization").papers[:3]
     conversation = conversation_after(fake_pipeline, [(p.paper_id, p.title) for p in papers])
