@@ -58,7 +58,8 @@ _IDENTIFY = re.compile(rf"{_REQUEST}\s+(?:a|an)\s+(?:[\w-]+\s+){{0,2}}(?:paper|w
                        r"^\W*(?:and\s+)?(?:(?:which|what)\s+(?:paper|work|study|article|publication)\b|"
                        r"(?:is|are)\s+there\s+(?:(?:a|an|any)\s+)?(?:(?!(?:that|which|the|this)\b)[\w-]+\s+){0,2}"
                        r"(?:paper|work|study|article|publication|method|approach|technique|model|system|framework|"
-                       r"benchmark|dataset|way|algorithm|architecture|tool|trick|recipe|scheme|strategy)s?\b)",
+                       r"benchmark|dataset|way|algorithm|architecture|tool|trick|recipe|scheme|strategy|llm|network|"
+                       r"agent|chatbot|tokenizer|encoder)s?\b)",
                        re.IGNORECASE)
 
 

@@ -30,6 +30,7 @@ from rag.listing import is_list_question
     "Which paper merges fine-tuned models after dropping most of their delta parameters?",
     "which work trains LLMs for tool calling by up-weighting important tokens?",
     "Is there a spoken dialogue model that the user can cut off mid-sentence?",
+    "is there a multimodal LLM that turns images into model weights instead of visual tokens?",
     "Is there work on training tiny LMs on simplified language data?",
     "Which work introduced Large Concept Models?",
     "I remember a model that keeps a text-only LLM frozen and answers with generated images. Which paper was that?",
