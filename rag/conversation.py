@@ -225,8 +225,9 @@ class Conversation:
         turns = self.topic_turns()
         previous = next((t.papers for t in reversed(turns) if t.papers), [])
         # "the second one", "the one about speech": a paper of the last list the user saw, even after a turn
-        # about one of them ("and the other one?")
-        list_turn = next((t for t in reversed(turns) if len(t.papers) > 1), None)
+        # about one of them ("and the other one?"); a list that found one paper is the last list too
+        list_turn = next((t for t in reversed(turns) if len(t.papers) > 1 or (
+            t.papers and t.how in ("standalone", "switched") and is_list_question(t.standalone))), None)
         listed = list_turn.papers if list_turn else previous
         if not turns:
             return Resolved(question, question, "standalone")

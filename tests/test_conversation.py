@@ -104,6 +104,13 @@ def test_the_other_one_of_two_is_the_paper_the_last_turn_was_not_about(fake_pipe
     assert conversation.resolve("and the other one: what's the trick it uses?").scope == [A]
 
 
+def test_a_place_in_a_list_that_found_one_paper_is_not_a_place_in_an_earlier_list(fake_pipeline):
+    conversation = conversation_after(fake_pipeline, [A, B])
+    conversation.turns.append(Turn("which papers decode faster?", "which papers decode faster?", "standalone", [C],
+                                   "- Pruning Paper [1]"))
+    assert conversation.resolve("how much faster is the second one?").scope != [B]
+
+
 def test_the_other_one_of_the_two_papers_shown_after_a_list_of_one(fake_pipeline):
     conversation = conversation_after(fake_pipeline, [A])
     conversation.turns.append(Turn("the one with memory units: how long?", "…", "description", [B], "1,024K [1]."))
@@ -151,7 +158,7 @@ def test_a_description_is_matched_by_its_own_words_not_by_what_is_asked_about_th
 def test_a_description_that_fits_a_paper_the_answer_did_not_show_picks_that_paper(fake_pipeline):
     shown = fake_pipeline.retrieve("multilingual evaluation alignment").papers[0]
     elsewhere = fake_pipeline.retrieve("structural pruning of large language models").papers[0]
-    conversation = conversation_after(fake_pipeline, [(shown.paper_id, shown.title)])
+    conversation = conversation_after(fake_pipeline, [(shown.paper_id, shown.title)], "what does MEXA evaluate?")
     resolved = conversation.resolve("and the one about structural pruning of large language models?")
     assert resolved.how == "description" and resolved.scope == [(elsewhere.paper_id, elsewhere.title)]
 
