@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (ASKS_NAMES, QUANTITY, asked_part, asks_when, content_terms, counted_nouns, counts, counts_asked,
-                      figures, marker_numbers, name_after, names, names_near, names_what_is_asked, numbers,
-                      occurs, quantities, sentences, spelling, states_quantity, states_time, strip_markers, urls,
-                      without_urls, word_terms)
+from rag.text import (ASKS_NAMES, OPENING, QUANTITY, asked_part, asks_when, content_terms, counted_nouns, counts,
+                      counts_asked, figures, marker_numbers, name_after, names, names_near, names_what_is_asked,
+                      numbers, occurs, quantities, sentences, spelling, states_quantity, states_time, strip_markers,
+                      urls, without_urls, word_terms)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -242,7 +242,7 @@ def states_no_time(question: str, answer: str) -> str | None:
 
 
 # "who wrote it?", "who are the authors of NV-Embed?": the answer is a name.
-_ASKS_WHO = re.compile(r"^\W*(?:(?:and|so|ok|then)\W+)*who\b", re.IGNORECASE)
+_ASKS_WHO = re.compile(rf"{OPENING}who\b", re.IGNORECASE)
 
 
 def names_nothing(question: str, answer: str, titles: Sequence[str] = ()) -> str | None:

@@ -41,8 +41,8 @@ QUANTITY = re.compile(rf"\b(?:{_EMBEDDED}how\s+(?:many|much|large|big|small|fast
                       r"expensive|costly)|by\s+how|"
                       r"what\s+(?:percentage|fraction|share|proportion|score|size|number|amount)s?|"
                       r"what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
-                      r"what\s+(?:(?:is|was|are|were)\s+)?(?:the\s+)?(?:[\w-]*[^\Ws]\s+)?(?:perplexit(?:y|ies)|throughputs?|"
-                      r"latenc(?:y|ies)|costs?|budgets?)|"
+                      r"what\s+(?:(?:is|was|are|were)\s+)?(?:the\s+)?(?:[\w-]*[^\Ws]\s+)?"
+                      r"(?:perplexit(?:y|ies)|throughputs?|latenc(?:y|ies)|costs?|budgets?)|"
                       r"which\s+(?:\w+\s+){0,3}(?:more|larger|higher|bigger|fewer|lower|smaller))\b", re.IGNORECASE)
 
 
@@ -218,15 +218,18 @@ def names_what_is_asked(text: str, question: str) -> bool:
     return any(not occurs(term, question) for term in names(text) + numbers(text))
 
 
+# What may open the asking part before its wh-word: "and who …?", "so when …?".
+OPENING = r"^\W*(?:(?:and|so|ok|then)\W+)*"
 # "when will they release the code?", "when was it published?" ask for a time, which an answer states as a date, as
 # "after …", or as done ("the code is available at …"). "When does speculative decoding fail?" asks for a condition.
-_ASKS_WHEN = re.compile(r"^\W*(?:(?:and|so|ok|then)\W+)*when\s+(?:is|are|was|were|will|would|did|do|does|has|have|"
-                        r"can|could|should)\b(?=.*\b(?:releas|publish|open[- ]?sourc|available|out\b|launch|appear|"
-                        r"submit|present|introduc|propos))", re.IGNORECASE)
+_ASKS_WHEN = re.compile(rf"{OPENING}when\s+(?:is|are|was|were|will|would|did|do|does|has|have|can|could|should)\b"
+                        r"(?=.*\b(?:releas|publish|open[- ]?sourc|available|out\b|launch|appear|submit|present|"
+                        r"introduc|propos))", re.IGNORECASE)
 _TIME = re.compile(r"\b(?:199\d|20[0-2]\d|january|february|march|april|june|july|august|september|october|"
                    r"november|december|spring|summer|autumn|winter|after|before|upon|until|soon|later|ago|since|"
-                   r"already|now|today|currently|days?|weeks?|months?|years?|quarter)\b|\b(?:is|are|was|were|has\s+been|"
-                   r"have\s+been)\s+(?:publicly\s+|now\s+|freely\s+)?(?:available|released|open-sourced|published)\b",
+                   r"already|now|today|currently|days?|weeks?|months?|years?|quarter)\b|"
+                   r"\b(?:is|are|was|were|has\s+been|have\s+been)\s+(?:publicly\s+|now\s+|freely\s+)?"
+                   r"(?:available|released|open-sourced|published)\b",
                    re.IGNORECASE)
 
 
