@@ -43,6 +43,7 @@ QUANTITY = re.compile(rf"\b(?:{_EMBEDDED}how\s+(?:many|much|large|big|small|fast
                       r"what\s+(?:\w+\s+){0,3}(?:rate|accuracy|speed-?up)|"
                       r"what\s+(?:(?:is|was|are|were)\s+)?(?:the\s+)?(?:[\w-]*[^\Ws]\s+)?"
                       r"(?:perplexit(?:y|ies)|throughputs?|latenc(?:y|ies)|costs?|budgets?)|"
+                      r"what\s+(?:does|did|do|would|will)\s+(?:\w+\s+){1,3}cost\b|"
                       r"which\s+(?:\w+\s+){0,3}(?:more|larger|higher|bigger|fewer|lower|smaller))\b", re.IGNORECASE)
 
 

@@ -42,6 +42,7 @@ def test_each_number_counts_the_words_after_it_past_scales_and_up_to_a_stopword(
     ("What Wikitext perplexity does MaskLLM reach?", True),
     ("How does it keep the cost low?", False),
     ("what are the training costs?", True),
+    ("What did it cost in dollars to train GEB-1.3B?", True),
     ("What reduces latency?", False),
 ])
 def test_comparing_amounts_or_asking_sizes_asks_for_a_quantity(question, asks):
