@@ -113,13 +113,15 @@ def without_urls(text: str) -> str:
     return URL.sub(" ", text)
 
 
-# "Which two encoders does WavLLM use?", "which picture model works best?": the answer is named things. Not "what
-# model …?" ("a conditional flow matching model" answers it) nor "which papers …?" (a list).
-_NAMED_KINDS = r"(?:models?|llms?|datasets?|benchmarks?|corpus|corpora|languages?|encoders?|decoders?|tokenizers?|gpus?)"
+# "Which two encoders does WavLLM use?", "which picture model works best?", "which unlearning algorithm …?": the
+# answer is named things. Not "what model …?" ("a conditional flow matching model" answers it), "which techniques
+# …?" ("pruning" answers it) nor "which papers …?" (a list).
+_NAMED_KINDS = (r"(?:models?|llms?|datasets?|benchmarks?|corpus|corpora|languages?|encoders?|decoders?|tokenizers?|"
+                r"gpus?|systems?|algorithms?|optimizers?|backbones?)")
 # What follows the asked noun when it ends the noun phrase ("which languages did …", "which corpora?"); else a
 # plural noun follows ("which language pairs", "which language benchmarks").
 _AFTER_HEAD = (r"\s*[?,.;]|\s*$|\s+(?:does|do|did|is|are|was|were|has|have|had|can|could|would|will|should|they|it|we|"
-               r"you|the|a|an|for|in|on|with|from|to|of|by|at)\b")
+               r"you|the|a|an|for|in|on|with|from|to|of|by|at|exactly|precisely)\b")
 ASKS_NAMES = re.compile(
     r"\bwhich\s+(?:(?!(?:papers?|works?|stud(?:y|ies)|ones?|of|with|for|on|in|to|by|from|about|that|do|does|did|is|"
     rf"are|was|were)\b)[\w-]+\s+){{0,3}}?{_NAMED_KINDS}(?={_AFTER_HEAD}|\s+[a-z]+s\b)", re.IGNORECASE)
@@ -301,7 +303,7 @@ def names_near(number: str, sentence: str, width: int = 6) -> list[str]:
 
 def names(sentence: str) -> list[str]:
     """Names a sentence states: capitalized or mixed-case words, the first word only if its case marks it."""
-    text = MARKER.sub(" ", without_urls(sentence)).strip()
+    text = re.sub(r"^\W+", "", MARKER.sub(" ", without_urls(sentence)))  # "“Only one …” [1]": a quote's first word
     found = [m.group(1) for m in _NAME.finditer(text)]
     if first := _FIRST_NAME.match(text):
         found.insert(0, first.group(1))

@@ -276,6 +276,12 @@ def test_an_answer_to_which_models_or_datasets_must_name_one_the_question_does_n
         "the question asks which two encoders; the answer names none")
     assert names_nothing(question, "WavLLM uses a Whisper encoder and a WavLM encoder [1].") is None
     assert names_nothing("What model does CosyVoice use?", "A conditional flow matching model [1].") is None
+    # systems and algorithms are named too; techniques are not
+    question = "which unlearning algorithm was the one that did not leak private data?"
+    assert names_nothing(question, "“Only one algorithm does not lead to severe privacy leakage.” [1]") == (
+        "the question asks which unlearning algorithm; the answer names none")
+    assert names_nothing("which TTS systems exactly did they use?", "They used YourTTS and VITS [1].") is None
+    assert names_nothing("which model-shrinking techniques does it go over?", "Pruning and quantization [1].") is None
 
 
 def test_an_answer_to_which_languages_must_name_a_language():

@@ -13,7 +13,7 @@ def test_a_question_for_a_quantity_is_quoted_only_from_sentences_that_state_one(
                source("Alignment Datasets", "We identify four key aspects of constructing alignment datasets.")]
     asked = "How many aspects of alignment datasets does the survey review?"
     assert closest_sentences(asked, sources, 2) == [(2, sources[1].passages[0].text)]
-    assert len(closest_sentences("Which alignment algorithms does the survey review?", sources, 2)) == 2
+    assert len(closest_sentences("Which alignment methods does the survey review?", sources, 2)) == 2
 
 
 def test_a_how_many_question_is_quoted_only_from_a_sentence_that_counts_what_it_asks():
