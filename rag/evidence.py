@@ -14,10 +14,14 @@ import numpy as np
 from rag import prompts
 from rag.embeddings import Embedder
 from rag.retrieve import Passage, RetrievedPaper
-from rag.text import ASKS_NAMES, QUANTITY, asked_part, content_terms, numbers, sentences, spelled_out
+from rag.text import (ASKS_NAMES, QUANTITY, asked_part, asks_method, content_terms, numbers, sentences, spelled_out,
+                      states_method)
 
 # Added to a sentence's score when the question asks for a quantity and the sentence states a number.
 NUMBER_BONUS = 0.2
+# Added to a sentence's score when the question asks how a paper does something and the sentence states what it
+# proposes.
+METHOD_BONUS = 0.1
 # Added to every sentence of a paper the question names: all of it comes first.
 NAMED_BONUS = 1.0
 # How much of a sentence's answer score comes from the part of the question that asks (rag.text.asked_part)
@@ -35,14 +39,21 @@ def names_paper(question: str, title: str) -> bool:
     return len(stem) >= 3 and re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", question.casefold()) is not None
 
 
+# "the work that …", "how does that work?": abstracts write "our work", "prior work", so sentences holding the word
+# are no likelier to answer.
+_SAYS_NOTHING = {"work"}
+
+
 def word_bonus(question: str, texts: list[str]) -> np.ndarray:
     """Added to a sentence's cosine similarity to rank it as an answer: the share of the question's words it
     holds (an acronym holds the words it stands for: "WER" of the sentence, "word error rate" of the question),
     plus NUMBER_BONUS for a number when the question asks for a quantity."""
-    asked = content_terms(question)
+    asked = content_terms(question) - _SAYS_NOTHING
     quantity = QUANTITY.search(question) is not None
+    method = asks_method(question)
     return np.array([len(asked & held_terms(t, question)) / max(1, len(asked))
-                     + NUMBER_BONUS * (quantity and bool(numbers(t))) for t in texts], dtype=np.float32)
+                     + NUMBER_BONUS * (quantity and bool(numbers(t))) + METHOD_BONUS * (method and states_method(t))
+                     for t in texts], dtype=np.float32)
 
 
 def held_terms(text: str, question: str) -> set[str]:

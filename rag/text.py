@@ -236,6 +236,28 @@ _TIME = re.compile(r"\b(?:199\d|20[0-2]\d|january|february|march|april|june|july
                    re.IGNORECASE)
 
 
+# "how did they make it learnable?", "what did they change to make it work?", "what sampling trick makes that
+# trainable?": the answer is what the paper does, which abstracts state as "we propose …", "X is introduced".
+_ASKS_METHOD = re.compile(rf"{OPENING}(?:how\s+(?:do|did|does|can|could)\s+(?:they|it|the\s+authors|you)\s+(?:make|get|fix|"
+                          r"solve|overcome|address|handle|avoid|achieve)|"
+                          r"what\s+(?:(?:do|does|did)\s+(?:they|it|the\s+authors)\s+(?:do|change|add|use|propose|"
+                          r"introduce|try|suggest)|(?:\w+\s+)?(?:trick|technique|method|approach|idea|mechanism|"
+                          r"solution|fix)s?)\b)", re.IGNORECASE)
+# A sentence stating a paper's own contribution.
+_STATES_METHOD = re.compile(r"\b(?:we|this\s+(?:paper|work))\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|"
+                            r"devise|use|employ|adopt)s?\b|\b(?:is|are)\s+(?:\w+\s+)?(?:proposed|introduced|"
+                            r"developed|designed|employed)\b|\bto\s+(?:overcome|address|tackle|solve|mitigate)\b",
+                            re.IGNORECASE)
+
+
+def asks_method(question: str) -> bool:
+    return _ASKS_METHOD.search(asked_part(question)) is not None
+
+
+def states_method(text: str) -> bool:
+    return _STATES_METHOD.search(text) is not None
+
+
 def asks_when(question: str) -> bool:
     return _ASKS_WHEN.search(asked_part(question)) is not None
 

@@ -49,6 +49,20 @@ def test_an_acronym_holds_the_words_it_stands_for_either_way():
         "Which AI models?", ["It improves models."])  # "and improves" spells no AI
 
 
+def test_a_question_about_what_a_paper_did_prefers_the_sentence_stating_what_it_proposes():
+    texts = ["To overcome this, we propose Equal-Info Windows.", "Equal-Info Windows overcome this."]
+    proposed, described = word_bonus("plain arithmetic coding wasn't learnable, so what did they change?", texts)
+    assert proposed > described
+    proposed, described = word_bonus("how large are the Equal-Info Windows?", texts)  # asks a size, not a method
+    assert proposed == described
+
+
+def test_the_word_work_says_nothing_about_which_sentence_answers():
+    question = "the multimodal llm that puts the image into the weights: how does that work?"
+    assert word_bonus(question, ["Our work pushes the boundaries of LLMs."])[0] == word_bonus(
+        question, ["It pushes the boundaries of LLMs."])[0]
+
+
 def test_each_paper_shows_its_sentences_in_the_abstracts_order_and_papers_keep_their_rank():
     chosen = evidence("Chimera speculative decoding speedup code")
     assert [p.paper_id for p in chosen] == ["id1", "id2"]
