@@ -357,9 +357,12 @@ class Conversation:
         for event in self.pipeline.stream(resolved.standalone, k, retrieval_only, resolved.scope_ids,
                                           resolved.listing, self.filters):
             if isinstance(event, Answer):
-                # A refusal cites nothing, yet "who proposed LLM-Pruner?" leaves LLM-Pruner the subject of "its".
+                # A refusal cites nothing, yet "who proposed LLM-Pruner?" leaves LLM-Pruner the subject of "its",
+                # and a refused question about a described paper leaves the paper of the closest passage shown
+                # ("what did they train it on?").
                 papers = (event.retrieved if retrieval_only else event.citations or
-                          [p for p in event.retrieved if names_paper(resolved.standalone, p.title)])
+                          [p for p in event.retrieved if names_paper(resolved.standalone, p.title)] or
+                          [p for p in event.retrieved if event.closest.endswith(f"({p.title})")][:1])
                 self.turns.append(Turn(resolved.question, resolved.standalone, resolved.how,
                                        [(p.paper_id, p.title) for p in papers], event.text))
             yield event
