@@ -22,6 +22,10 @@ URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'\])]+", re.IGNORECASE)
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b(?!I\b)([A-Z][\w-]*|[a-z]+[A-Z][\w-]*)")  # not the pronoun I
 # A sentence's first word is a name only when its case says so (LSLM, GPT-4, mT5), not because it is first.
 _FIRST_NAME = re.compile(r"^\W*([A-Za-z]+[A-Z0-9][\w-]*)")
+# A model's name as users type it, in lower case with its size or version: "llama2-13b", "gpt-3.5", "mistral-7b".
+# Not "top-1" or "sub-1b".
+_LOWER_NAME = re.compile(r"(?<![\w.-])(?!(?:sub|top|non|pre|post|over|under|up)-)[a-z]+\d*(?:-[a-z]*\d+[a-z]*(?:\.\d+)?)+"
+                         r"(?:-[a-z]+)*(?![\w-])")
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
 _STOPWORDS = set("""a about above after all also an and any are as at be been both but by can could did do does
@@ -324,11 +328,13 @@ def names_near(number: str, sentence: str, width: int = 6) -> list[str]:
 
 
 def names(sentence: str) -> list[str]:
-    """Names a sentence states: capitalized or mixed-case words, the first word only if its case marks it."""
+    """Names a sentence states: capitalized or mixed-case words, the first word only if its case marks it, then
+    model names in lower case ("llama2-13b")."""
     text = re.sub(r"^\W+", "", MARKER.sub(" ", without_urls(sentence)))  # "“Only one …” [1]": a quote's first word
     found = [m.group(1) for m in _NAME.finditer(text)]
     if first := _FIRST_NAME.match(text):
         found.insert(0, first.group(1))
+    found += [m.group(0) for m in _LOWER_NAME.finditer(text)]
     return list(dict.fromkeys(found))
 
 

@@ -83,6 +83,12 @@ def test_a_web_address_is_one_term_and_holds_no_numbers_or_names():
     assert numbers(text) == ["3.65"] and "Horseee" not in names(text)
 
 
+def test_a_model_name_typed_in_lower_case_with_its_size_is_a_name():
+    assert names("what is the accuracy gap on llama2-13b or 70b?") == ["llama2-13b"]
+    assert names("does it beat gpt-4 or gpt-3.5, like mistral-7b-instruct?") == ["gpt-4", "gpt-3.5", "mistral-7b-instruct"]
+    assert names("top-1 accuracy of sub-1b models with 4-bit weights") == []
+
+
 def test_no_dot_before_a_number_ends_no_sentence():
     assert sentences("It scored 69.32, ranking No. 1 on MTEB (see Fig. 3). No. It was second.") == [
         "It scored 69.32, ranking No. 1 on MTEB (see Fig. 3).", "No.", "It was second."]
