@@ -242,8 +242,8 @@ _TIME = re.compile(r"\b(?:199\d|20[0-2]\d|january|february|march|april|june|july
 
 # "how did they make it learnable?", "what did they change to make it work?", "what sampling trick makes that
 # trainable?": the answer is what the paper does, which abstracts state as "we propose …", "X is introduced".
-_ASKS_METHOD = re.compile(rf"{OPENING}(?:how\s+(?:do|did|does|can|could)\s+(?:they|it|the\s+authors|you)\s+(?:make|get|fix|"
-                          r"solve|overcome|address|handle|avoid|achieve)|"
+_ASKS_METHOD = re.compile(rf"{OPENING}(?:how\s+(?:do|did|does|can|could)\s+(?:they|it|the\s+authors|you)\s+"
+                          r"(?:make|get|fix|solve|overcome|address|handle|avoid|achieve)|"
                           r"what\s+(?:(?:do|does|did)\s+(?:they|it|the\s+authors)\s+(?:do|change|add|use|propose|"
                           r"introduce|try|suggest)|(?:\w+\s+)?(?:trick|technique|method|approach|idea|mechanism|"
                           r"solution|fix)s?)\b)", re.IGNORECASE)
@@ -260,6 +260,20 @@ def asks_method(question: str) -> bool:
 
 def states_method(text: str) -> bool:
     return _STATES_METHOD.search(text) is not None
+
+
+# "what license is it released under? can I use it commercially?": the answer names a license or its terms.
+_ASKS_LICENSE = re.compile(r"\blicen[cs](?:e|es|ed|ing)\b|\bcommercial(?:ly|\s+use)\b", re.IGNORECASE)
+_LICENSE = re.compile(r"\b(?:licen[cs](?:e|es|ed)|apache|mit|bsd|gpl|agpl|lgpl|creative\s+commons|cc[- ]by[\w-]*|"
+                      r"commercial(?:ly)?|non-commercial|permissive|public\s+domain|openrail)\b", re.IGNORECASE)
+
+
+def asks_license(question: str) -> bool:
+    return _ASKS_LICENSE.search(question) is not None
+
+
+def states_license(text: str) -> bool:
+    return _LICENSE.search(text) is not None
 
 
 def asks_when(question: str) -> bool:
@@ -330,7 +344,7 @@ def names_near(number: str, sentence: str, width: int = 6) -> list[str]:
 def names(sentence: str) -> list[str]:
     """Names a sentence states: capitalized or mixed-case words, the first word only if its case marks it, then
     model names in lower case ("llama2-13b")."""
-    text = re.sub(r"^\W+", "", MARKER.sub(" ", without_urls(sentence)))  # "“Only one …” [1]": a quote's first word
+    text = re.sub(r"^\W+", "", MARKER.sub(" ", without_urls(sentence)))  # the first word of "“Only one …” [1]"
     found = [m.group(1) for m in _NAME.finditer(text)]
     if first := _FIRST_NAME.match(text):
         found.insert(0, first.group(1))

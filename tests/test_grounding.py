@@ -3,7 +3,8 @@
 import pytest
 
 from rag import prompts
-from rag.grounding import is_refusal, missing_names, names_nothing, states_no_quantity, states_no_time, verify
+from rag.grounding import (is_refusal, missing_names, names_nothing, states_no_license, states_no_quantity, states_no_time,
+                           verify)
 
 from conftest import source
 
@@ -310,6 +311,15 @@ def test_a_when_question_is_answered_by_a_time():
     assert states_no_time(question, "The code is available at https://github.com/x [1].") is None  # out already
     assert states_no_time("In the TTS work, when a reference is added, how much worse is WER?", "By 14pp [1].") is None
     assert states_no_time("When does speculative decoding fail?", "When the draft is poorly aligned [1].") is None
+
+
+def test_a_question_about_a_license_is_answered_by_one():
+    question = "what license will LI-DiT-10B be released under? can I use it commercially?"
+    assert states_no_license(question, "LI-DiT-10B will be available after further security checks [1].") == (
+        "the question asks about a license; the answer names none")
+    assert states_no_license(question, "It is released under the Apache 2.0 license [1].") is None
+    assert states_no_license("can I use the weights commercially?", "Only for non-commercial research [1].") is None
+    assert states_no_license("when will LI-DiT-10B be released?", "After further security checks [1].") is None
 
 
 def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_another_source():

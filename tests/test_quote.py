@@ -34,3 +34,10 @@ def test_a_question_for_named_models_is_quoted_only_from_a_sentence_that_names_o
     assert closest_sentences("Which two encoders does WavLLM use?", [wavllm]) == [
         (1, "It uses a Whisper encoder and a WavLM encoder.")]
     assert len(closest_sentences("What does WavLLM use?", [wavllm])) == 2
+
+
+def test_a_question_about_a_license_is_quoted_only_from_a_sentence_that_names_one():
+    sources = [source("LI-DiT", "The powerful LI-DiT-10B will be available after further optimization and security "
+                      "checks."), source("NV-Embed", "The model is released under a CC-BY-NC-4.0 license.")]
+    assert closest_sentences("what license will LI-DiT-10B be released under?", sources, 2) == [
+        (2, sources[1].passages[0].text)]
