@@ -351,18 +351,19 @@ class Conversation:
     def stream(self, question: str, k: int | None = None, retrieval_only: bool = False
                ) -> Iterator[Resolved | Found | Sources | Token | Answer]:
         """The resolved question first, then the pipeline's events; the answer is recorded as a turn whose
-        papers are those it cites (a retrieval-only turn: those it found; a refusal: those the question names)."""
+        papers are those it cites (a retrieval-only turn: those it found; a refusal: those the question names, or
+        the paper found first)."""
         resolved = self.resolve(clean_question(question), rewrite=not retrieval_only)
         yield resolved
         for event in self.pipeline.stream(resolved.standalone, k, retrieval_only, resolved.scope_ids,
                                           resolved.listing, self.filters):
             if isinstance(event, Answer):
-                # A refusal cites nothing, yet "who proposed LLM-Pruner?" leaves LLM-Pruner the subject of "its",
-                # and a refused question about a described paper leaves the paper of the closest passage shown
-                # ("what did they train it on?").
+                # A refusal cites nothing, yet "who proposed LLM-Pruner?" leaves LLM-Pruner the subject of "its";
+                # a refused question of its own that got as far as showing the closest passage leaves the paper
+                # found first ("what did they train it on?" after a refused question about a described paper).
                 papers = (event.retrieved if retrieval_only else event.citations or
                           [p for p in event.retrieved if names_paper(resolved.standalone, p.title)] or
-                          [p for p in event.retrieved if event.closest.endswith(f"({p.title})")][:1])
+                          (event.retrieved[:1] if event.closest and not resolved.scope else []))
                 self.turns.append(Turn(resolved.question, resolved.standalone, resolved.how,
                                        [(p.paper_id, p.title) for p in papers], event.text))
             yield event

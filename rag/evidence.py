@@ -41,14 +41,15 @@ def names_paper(question: str, title: str) -> bool:
 
 # "the work that …", "how does that work?": abstracts write "our work", "prior work", so sentences holding the word
 # are no likelier to answer.
-_SAYS_NOTHING = {"work"}
+_IGNORED_QUESTION_WORDS = {"work"}
 
 
 def word_bonus(question: str, texts: list[str]) -> np.ndarray:
     """Added to a sentence's cosine similarity to rank it as an answer: the share of the question's words it
     holds (an acronym holds the words it stands for: "WER" of the sentence, "word error rate" of the question),
-    plus NUMBER_BONUS for a number when the question asks for a quantity."""
-    asked = content_terms(question) - _SAYS_NOTHING
+    plus NUMBER_BONUS for a number when the question asks for a quantity, plus METHOD_BONUS for a statement of
+    what the paper proposes when the question asks what it did."""
+    asked = content_terms(question) - _IGNORED_QUESTION_WORDS
     quantity = QUANTITY.search(question) is not None
     method = asks_method(question)
     return np.array([len(asked & held_terms(t, question)) / max(1, len(asked))

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from rag.cite import Citation, resolve
 from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
-from rag.text import (ASKS_NAMES, OPENING, QUANTITY, asked_part, asks_license, asks_when, content_terms, counted_nouns,
-                      counts, counts_asked, figures, marker_numbers, name_after, names, names_near, names_what_is_asked,
-                      numbers, occurs, quantities, sentences, spelling, states_license, states_quantity, states_time,
-                      strip_markers, urls, without_urls, word_terms)
+from rag.text import (ASKS_NAMES, OPENING, QUANTITY, asked_kinds, asked_part, content_terms, counted_nouns, counts,
+                      counts_asked, figures, marker_numbers, name_after, names, names_near, names_what_is_asked,
+                      numbers, occurs, quantities, sentences, spelling, states_quantity, strip_markers, urls,
+                      without_urls, word_terms)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
 SUPPORT_MIN = 0.5
@@ -233,20 +233,12 @@ def states_no_quantity(question: str, answer: str) -> str | None:
     return None
 
 
-def states_no_time(question: str, answer: str) -> str | None:
+def gives_nothing_asked(question: str, answer: str) -> str | None:
     """For a "when …?" question, an answer that states no time ("The code and models will be made open-source" for
-    "when are they releasing the code?"), as a reason."""
-    if asks_when(question) and not states_time(answer):
-        return "the question asks when; the answer states no time"
-    return None
-
-
-def states_no_license(question: str, answer: str) -> str | None:
-    """For a question about a license, an answer that names none ("LI-DiT-10B will be available after further
-    security checks" for "what license will it be released under?"), as a reason."""
-    if asks_license(question) and not states_license(answer):
-        return "the question asks about a license; the answer names none"
-    return None
+    "when are they releasing the code?"); for one about a license, an answer that names none ("LI-DiT-10B will be
+    available after further security checks"); as a reason."""
+    return next((f"the question asks {kind.what}; the answer {kind.lacking}" for kind in asked_kinds(question)
+                 if not kind.gives(answer)), None)
 
 
 # "who wrote it?", "who are the authors of NV-Embed?": the answer is a name.

@@ -16,8 +16,8 @@ from rag.corpus import clean
 from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
-from rag.grounding import (Check, Verified, is_refusal, lacks_names, missing_names, names_nothing,
-                           only_says_yes_or_no, states_no_license, states_no_quantity, states_no_time, verify)
+from rag.grounding import (Check, Verified, gives_nothing_asked, is_refusal, lacks_names, missing_names, names_nothing,
+                           only_says_yes_or_no, states_no_quantity, verify)
 from rag.index import Index
 from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
@@ -248,8 +248,7 @@ class Pipeline:
                 return quoted
             titles = [c.title for c in verified.citations]
             unanswered = (states_no_quantity(question, verified.text) or names_nothing(question, verified.text, titles)
-                          or states_no_time(question, verified.text) or states_no_license(question, verified.text)
-                          or unnamed) if verified.citations else None
+                          or gives_nothing_asked(question, verified.text) or unnamed) if verified.citations else None
             if verified.citations and not unanswered:
                 reason = (f"{len(dropped)} of {len(checks)} sentences left out: "
                           + "; ".join(c.dropped for c in dropped)) if dropped else ""

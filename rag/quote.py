@@ -15,8 +15,7 @@ import numpy as np
 from rag import prompts
 from rag.backends import LLM
 from rag.retrieve import RetrievedPaper
-from rag.text import (ASKS_NAMES, QUANTITY, asks_license, asks_when, counts_what_is_asked, names_what_is_asked,
-                      states_license, states_quantity, states_time)
+from rag.text import ASKS_NAMES, QUANTITY, asked_kinds, counts_what_is_asked, names_what_is_asked, states_quantity
 
 
 @dataclass(frozen=True)
@@ -32,15 +31,14 @@ def closest_sentences(question: str, sources: list[RetrievedPaper], count: int |
     sentence). A question that asks for a quantity is answered only by a sentence that states a number, of what
     it counts for a "how many" question ("GPT-3" does not say how many papers a survey covers); one that asks
     which models (datasets, languages …) only by a sentence that names one the question does not; one that asks
-    when only by a sentence that states a time; one about a license only by a sentence that names one."""
+    when or about a license (rag.text.ASKED) only by a sentence that gives it."""
     quantity = QUANTITY.search(question) is not None
     named = ASKS_NAMES.search(question) is not None
-    when = asks_when(question)
-    license = asks_license(question)
+    kinds = asked_kinds(question)
     pairs = [(n, passage) for n, paper in enumerate(sources, start=1) for passage in paper.passages
              if (not quantity or (states_quantity(passage.text) and counts_what_is_asked(passage.text, question)))
-             and (not named or names_what_is_asked(passage.text, question)) and (not when or states_time(passage.text))
-             and (not license or states_license(passage.text))]
+             and (not named or names_what_is_asked(passage.text, question))
+             and all(kind.gives(passage.text) for kind in kinds)]
     if not pairs:
         return []
     scores = np.array([p.answer_score for _, p in pairs])

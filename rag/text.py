@@ -4,6 +4,8 @@ words, numbers and names. One place, so that every check splits and matches text
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 # A sentence ends at . ! or ? unless the next word is plain lowercase or the dot ends vs. e.g. i.e. et al. or
@@ -23,9 +25,10 @@ _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b(?!I\b)([A-Z][\w-]*|[a-z]+[A-Z][\w-]*)
 # A sentence's first word is a name only when its case says so (LSLM, GPT-4, mT5), not because it is first.
 _FIRST_NAME = re.compile(r"^\W*([A-Za-z]+[A-Z0-9][\w-]*)")
 # A model's name as users type it, in lower case with its size or version: "llama2-13b", "gpt-3.5", "mistral-7b".
-# Not "top-1" or "sub-1b".
-_LOWER_NAME = re.compile(r"(?<![\w.-])(?!(?:sub|top|non|pre|post|over|under|up)-)[a-z]+\d*(?:-[a-z]*\d+[a-z]*(?:\.\d+)?)+"
-                         r"(?:-[a-z]+)*(?![\w-])")
+# Not what counts or ranks: "top-1", "stage-2", "sub-1b".
+_LOWER_NAME = re.compile(r"(?<![\w.-])(?!(?:sub|top|non|pre|post|over|under|up|step|stage|phase|round|layer|level|type|"
+                         r"version|rank|pass|epoch|block|head|group|window|task|table|fig|figure|section|k|n|int|fp|bf|"
+                         r"cuda|python)-)[a-z]+\d*(?:-[a-z]*\d+[a-z]*(?:\.\d+)?)+(?:-[a-z]+)*(?![\w-])")
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.\-][a-z0-9]+)*")
 _STOPWORDS = set("""a about above after all also an and any are as at be been both but by can could did do does
@@ -117,18 +120,19 @@ def without_urls(text: str) -> str:
     return URL.sub(" ", text)
 
 
-# "Which two encoders does WavLLM use?", "which picture model works best?", "which unlearning algorithm …?": the
-# answer is named things. Not "what model …?" ("a conditional flow matching model" answers it), "which techniques
-# …?" ("pruning" answers it) nor "which papers …?" (a list).
+# "Which two encoders does WavLLM use?", "which picture model works best?", "which TTS systems …?": the answer is
+# named things. Not "what model …?" ("a conditional flow matching model" answers it), "which techniques / algorithms
+# …?" ("pruning", "beam search" answer it) nor "which papers …?" (a list).
 _NAMED_KINDS = (r"(?:models?|llms?|datasets?|benchmarks?|corpus|corpora|languages?|encoders?|decoders?|tokenizers?|"
-                r"gpus?|systems?|algorithms?|optimizers?|backbones?)")
+                r"gpus?|optimizers?|backbones?)")
 # What follows the asked noun when it ends the noun phrase ("which languages did …", "which corpora?"); else a
 # plural noun follows ("which language pairs", "which language benchmarks").
 _AFTER_HEAD = (r"\s*[?,.;]|\s*$|\s+(?:does|do|did|is|are|was|were|has|have|had|can|could|would|will|should|they|it|we|"
                r"you|the|a|an|for|in|on|with|from|to|of|by|at|exactly|precisely)\b")
 ASKS_NAMES = re.compile(
     r"\bwhich\s+(?:(?!(?:papers?|works?|stud(?:y|ies)|ones?|of|with|for|on|in|to|by|from|about|that|do|does|did|is|"
-    rf"are|was|were)\b)[\w-]+\s+){{0,3}}?{_NAMED_KINDS}(?={_AFTER_HEAD}|\s+[a-z]+s\b)", re.IGNORECASE)
+    rf"are|was|were)\b)[\w-]+\s+){{0,3}}?(?:{_NAMED_KINDS}(?={_AFTER_HEAD}|\s+[a-z]+s\b)|systems?(?={_AFTER_HEAD}))",
+    re.IGNORECASE)  # "which system prompts" asks no system
 
 # A number in digits or words ("four key aspects", "a seven-fold reduction", "twice as fast"). "One" is left out:
 # it is mostly a pronoun ("one of the").
@@ -243,10 +247,10 @@ _TIME = re.compile(r"\b(?:199\d|20[0-2]\d|january|february|march|april|june|july
 # "how did they make it learnable?", "what did they change to make it work?", "what sampling trick makes that
 # trainable?": the answer is what the paper does, which abstracts state as "we propose …", "X is introduced".
 _ASKS_METHOD = re.compile(rf"{OPENING}(?:how\s+(?:do|did|does|can|could)\s+(?:they|it|the\s+authors|you)\s+"
-                          r"(?:make|get|fix|solve|overcome|address|handle|avoid|achieve)|"
-                          r"what\s+(?:(?:do|does|did)\s+(?:they|it|the\s+authors)\s+(?:do|change|add|use|propose|"
-                          r"introduce|try|suggest)|(?:\w+\s+)?(?:trick|technique|method|approach|idea|mechanism|"
-                          r"solution|fix)s?)\b)", re.IGNORECASE)
+                          r"(?:make|get|fix|solve|overcome|address|handle|avoid|achieve|do\s+(?:it|that|this))|"
+                          r"what(?:\s+(?:do|does|did)\s+(?:they|it|the\s+authors)\s+(?:do|change|add|propose|"
+                          r"introduce|try|suggest)|(?:'?s|\s+(?:is|was|are|were))?\s+(?:(?:the|their|its)\s+)?"
+                          r"(?:\w+\s+)?(?:trick|technique|approach|idea|mechanism|solution|fix)s?)\b)", re.IGNORECASE)
 # A sentence stating a paper's own contribution.
 _STATES_METHOD = re.compile(r"\b(?:we|this\s+(?:paper|work))\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|"
                             r"devise|use|employ|adopt)s?\b|\b(?:is|are)\s+(?:\w+\s+)?(?:proposed|introduced|"
@@ -262,14 +266,18 @@ def states_method(text: str) -> bool:
     return _STATES_METHOD.search(text) is not None
 
 
-# "what license is it released under? can I use it commercially?": the answer names a license or its terms.
-_ASKS_LICENSE = re.compile(r"\blicen[cs](?:e|es|ed|ing)\b|\bcommercial(?:ly|\s+use)\b", re.IGNORECASE)
-_LICENSE = re.compile(r"\b(?:licen[cs](?:e|es|ed)|apache|mit|bsd|gpl|agpl|lgpl|creative\s+commons|cc[- ]by[\w-]*|"
-                      r"commercial(?:ly)?|non-commercial|permissive|public\s+domain|openrail)\b", re.IGNORECASE)
+# "what license is it released under?", "can I use it commercially?": the answer names a license or its terms.
+# Not "the apache-licensed model: how …?" nor "does it beat commercially available ASR?".
+_ASKS_LICENSE = re.compile(r"\blicen[cs]es?\b|\b(?:use|using|deploy|sell)\s+(?:[\w-]+\s+){0,2}commercially\b|"
+                           r"\bcommercial\s+(?:use|purposes?|applications?|products?)\b", re.IGNORECASE)
+_LICENSE = re.compile(r"\blicen[cs](?:e|es|ed)\b|\b(?:apache|bsd|gpl|agpl|lgpl|creative\s+commons|cc[- ]by[\w-]*|"
+                      r"public\s+domain|openrail[\w-]*|open[- ]weights?)\b|"
+                      r"\bnon-?commercial\b|\bcommercial(?:ly|\s+(?:use|purposes?|licen\w*))\b|"
+                      r"\bresearch(?:[- ]only|\s+(?:use|purposes?)\s+only)\b", re.IGNORECASE)
 
 
 def asks_license(question: str) -> bool:
-    return _ASKS_LICENSE.search(question) is not None
+    return _ASKS_LICENSE.search(asked_part(question)) is not None
 
 
 def states_license(text: str) -> bool:
@@ -283,6 +291,23 @@ def asks_when(question: str) -> bool:
 def states_time(text: str) -> bool:
     """Whether `text` says when: a date, a time relative to something, or that it is already out (a web address)."""
     return _TIME.search(strip_markers(text)) is not None or bool(urls(text))
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A kind of thing a question may ask for, which an answer must then give: a time, a license."""
+    what: str  # "the question asks {what}"
+    lacking: str  # "the answer {lacking}"
+    asks: Callable[[str], bool]  # of the question
+    gives: Callable[[str], bool]  # of an answer or a sentence
+
+
+ASKED = (Asked("when", "states no time", asks_when, states_time),
+         Asked("about a license", "names none", asks_license, states_license))
+
+
+def asked_kinds(question: str) -> list[Asked]:
+    return [kind for kind in ASKED if kind.asks(question)]
 
 
 def states_quantity(text: str) -> bool:
@@ -355,7 +380,8 @@ def names(sentence: str) -> list[str]:
 def occurs(term: str, text: str) -> bool:
     """Whole-word match, case-insensitive; a trailing plural s is optional on either side (GEMM: GPU GEMMs; not
     HA: has); a number may run into letters (175 in OPT-175B) but not into digits (3 in 3.65); a hyphenated name
-    occurs when its name-like parts all do (OWSM-CTC: OWSM and CTC; GPT-style: GPT)."""
+    occurs when its name-like parts all do (OWSM-CTC: OWSM and CTC; GPT-style: GPT); a name with a number is
+    spaced or hyphenated freely (llama2-13b: LLaMA-2-13B, Llama 2 13B; GPT-4: GPT4)."""
     text = text.casefold()
 
     def whole(word: str) -> bool:
@@ -365,7 +391,12 @@ def occurs(term: str, text: str) -> bool:
     if whole(term) or (term.endswith("s") and len(term) > 2 and whole(term[:-1])):
         return True
     parts = [p for p in term.split("-") if len(p) > 1 and p != p.lower()]
-    return "-" in term and bool(parts) and all(whole(p) for p in parts)
+    if "-" in term and parts and all(whole(p) for p in parts):
+        return True
+    pieces = re.findall(r"[^\W\d_]+|\d+(?:\.\d+)?", term.casefold())
+    spaced = r"[-\s]?".join(map(re.escape, pieces))
+    return len(pieces) > 1 and any(p[0].isdigit() for p in pieces) and re.search(
+        rf"(?<![\w.]){spaced}(?!\w|\.\d)", text) is not None
 
 
 # "how many GPU hours did …": the words after "how many", up to the verb or preposition that ends the noun phrase.

@@ -275,14 +275,14 @@ def test_a_refused_question_leaves_the_paper_it_names_as_the_subject(fake_pipeli
     assert [title for _, title in resolved.scope] == [PRUNER]
 
 
-def test_a_refused_question_leaves_the_paper_of_the_closest_passage_shown_as_the_subject(fake_pipeline):
+def test_a_refused_question_that_showed_the_closest_passage_leaves_the_paper_found_first_as_the_subject(fake_pipeline):
     fake_pipeline.llm = ScriptedLLM(prompts.REFUSAL, "They train on C4 [1].")
     fake_pipeline.llm.yes_probability = lambda messages: 0.0
     conversation = Conversation(fake_pipeline)
-    _, refused = conversation.ask("the structural pruning method for large language models: under what license?")
+    _, refused = conversation.ask("the structural pruning method for large language models: who funded it?")
     resolved, _ = conversation.ask("what did they train it on?")
     assert refused.abstained and refused.closest
-    assert resolved.how == "subject" and refused.closest.endswith(f"({resolved.scope[0][1]})")
+    assert resolved.how == "subject" and [title for _, title in resolved.scope] == [PRUNER]
 
 
 def test_turns_round_trip_and_bad_history_is_a_value_error(fake_pipeline):

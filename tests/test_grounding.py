@@ -3,8 +3,7 @@
 import pytest
 
 from rag import prompts
-from rag.grounding import (is_refusal, missing_names, names_nothing, states_no_license, states_no_quantity, states_no_time,
-                           verify)
+from rag.grounding import gives_nothing_asked, is_refusal, missing_names, names_nothing, states_no_quantity, verify
 
 from conftest import source
 
@@ -277,11 +276,14 @@ def test_an_answer_to_which_models_or_datasets_must_name_one_the_question_does_n
         "the question asks which two encoders; the answer names none")
     assert names_nothing(question, "WavLLM uses a Whisper encoder and a WavLM encoder [1].") is None
     assert names_nothing("What model does CosyVoice use?", "A conditional flow matching model [1].") is None
-    # systems and algorithms are named too; techniques are not
-    question = "which unlearning algorithm was the one that did not leak private data?"
-    assert names_nothing(question, "“Only one algorithm does not lead to severe privacy leakage.” [1]") == (
-        "the question asks which unlearning algorithm; the answer names none")
-    assert names_nothing("which TTS systems exactly did they use?", "They used YourTTS and VITS [1].") is None
+    # a quote's opening mark makes no name of its first word
+    question = "which base model was it fine-tuned from?"
+    assert names_nothing(question, "“Only one base model does not lead to privacy leakage.” [1]") == (
+        "the question asks which base model; the answer names none")
+    # systems are named things too; techniques and algorithms are not ("speculative decoding")
+    assert names_nothing("which TTS systems exactly did they use?", "They used two systems [1].") == (
+        "the question asks which tts systems; the answer names none")
+    assert names_nothing("which decoding algorithm makes it faster?", "Speculative decoding [1].") is None
     assert names_nothing("which model-shrinking techniques does it go over?", "Pruning and quantization [1].") is None
 
 
@@ -304,22 +306,27 @@ def test_an_answer_to_which_languages_must_name_a_language():
 
 def test_a_when_question_is_answered_by_a_time():
     question = "when are they releasing the code?"
-    assert states_no_time(question, "The code and models will be made open-source [1].") == (
+    assert gives_nothing_asked(question, "The code and models will be made open-source [1].") == (
         "the question asks when; the answer states no time")
-    assert states_no_time(question, "It will be available after further security checks [1].") is None
-    assert states_no_time(question, "The code was released in March 2024 [1].") is None
-    assert states_no_time(question, "The code is available at https://github.com/x [1].") is None  # out already
-    assert states_no_time("In the TTS work, when a reference is added, how much worse is WER?", "By 14pp [1].") is None
-    assert states_no_time("When does speculative decoding fail?", "When the draft is poorly aligned [1].") is None
+    assert gives_nothing_asked(question, "It will be available after further security checks [1].") is None
+    assert gives_nothing_asked(question, "The code was released in March 2024 [1].") is None
+    assert gives_nothing_asked(question, "The code is available at https://github.com/x [1].") is None  # out already
+    assert gives_nothing_asked("In the TTS work, when a reference is added, how much worse is WER?", "By 14pp [1].") is None
+    assert gives_nothing_asked("When does speculative decoding fail?", "When the draft is poorly aligned [1].") is None
 
 
 def test_a_question_about_a_license_is_answered_by_one():
     question = "what license will LI-DiT-10B be released under? can I use it commercially?"
-    assert states_no_license(question, "LI-DiT-10B will be available after further security checks [1].") == (
+    assert gives_nothing_asked(question, "LI-DiT-10B will be available after further security checks [1].") == (
         "the question asks about a license; the answer names none")
-    assert states_no_license(question, "It is released under the Apache 2.0 license [1].") is None
-    assert states_no_license("can I use the weights commercially?", "Only for non-commercial research [1].") is None
-    assert states_no_license("when will LI-DiT-10B be released?", "After further security checks [1].") is None
+    assert gives_nothing_asked(question, "It is released under the Apache 2.0 license [1].") is None
+    assert gives_nothing_asked("can I use the weights commercially?", "Only for non-commercial research [1].") is None
+    assert gives_nothing_asked("when will LI-DiT-10B be released?", "After further security checks [1].") is None
+    # a license in the description, or commercial systems, ask for none
+    assert gives_nothing_asked("the apache-licensed model: how many languages?", "Seven [1].") is None
+    assert gives_nothing_asked("does it beat commercially available ASR?", "Yes, by 2 WER [1].") is None
+    assert gives_nothing_asked("can I use LI-DiT commercially?", "It surpasses commercial models [1].") == (
+        "the question asks about a license; the answer names none")
 
 
 def test_a_source_lacks_the_questions_names_it_never_mentions_unless_they_name_another_source():

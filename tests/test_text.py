@@ -62,6 +62,9 @@ def test_what_a_number_counts_runs_past_its_adjectives_to_the_noun():
     ("What model does CosyVoice use?", None),  # "a flow matching model" answers it
     ("Which papers use LLMs?", None),  # a list
     ("which model size is best?", None),  # a size
+    ("which TTS systems exactly did they use?", "which TTS systems"),
+    ("which system prompts did they try?", None),  # prompts
+    ("which search algorithm is used?", None),  # "beam search" answers it
 ])
 def test_which_question_asks_for_named_models_datasets_or_languages(question, asks):
     found = ASKS_NAMES.search(question)
