@@ -242,7 +242,10 @@ class Pipeline:
             checks = verified.checks
             dropped = [c for c in checks if c.dropped]
             says_yes_or_no = bool(verified.citations) and only_says_yes_or_no(question, checks)
-            unnamed = says_yes_or_no and lacks_names(lacking, [c.n for c in verified.citations])
+            # A yes or no about a name its paper never mentions is no answer; nor is any answer when the name
+            # carries a size or version ("llama2-13b"): the small model gives the paper's figure for another size.
+            sized = {n: [name for name in found if re.search(r"\d", name)] for n, found in lacking.items()}
+            unnamed = lacks_names(lacking if says_yes_or_no else sized, [c.n for c in verified.citations])
             if says_yes_or_no and not unnamed and (
                     quoted := self._source_says(question, raw, sources, verified, papers, timings)):
                 return quoted

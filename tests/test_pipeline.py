@@ -184,6 +184,14 @@ def test_a_yes_about_a_name_no_source_mentions_is_refused_and_nothing_is_quoted(
     assert answer.reason == "the question names Zorblax, which [1] never mentions"
 
 
+def test_an_answer_about_a_model_size_its_paper_never_mentions_is_refused(fake_pipeline, monkeypatch):
+    fake_pipeline.llm.reply = "MaskLLM reaches 6.72 PPL on Wikitext [1]."
+    monkeypatch.setattr(fake_pipeline.llm, "yes_probability", lambda messages: 0.1)  # no sentence to quote
+    answer = fake_pipeline.ask("What Wikitext perplexity does MaskLLM reach on llama2-13b?")
+    assert answer.abstained and answer.reason == "the question names llama2-13b, which [1] never mentions"
+    assert not fake_pipeline.ask("What Wikitext perplexity does MaskLLM reach on LLaMA-2?").abstained
+
+
 def test_a_bare_yes_with_no_sentence_to_quote_stays_the_checked_answer(fake_pipeline, monkeypatch):
     from rag import pipeline
 
