@@ -249,7 +249,7 @@ _TIME = re.compile(r"\b(?:199\d|20[0-2]\d|january|february|march|april|june|july
 _ASKS_METHOD = re.compile(rf"{OPENING}(?:how\s+(?:do|did|does|can|could)\s+(?:they|it|the\s+authors|you)\s+"
                           r"(?:make|get|fix|solve|overcome|address|handle|avoid|achieve|do\s+(?:it|that|this))|"
                           r"what(?:\s+(?:do|does|did)\s+(?:they|it|the\s+authors)\s+(?:do|change|add|propose|"
-                          r"introduce|try|suggest)|(?:'?s|\s+(?:is|was|are|were))?\s+(?:(?:the|their|its)\s+)?"
+                          r"introduce|try|suggest)|(?:['’]?s|\s+(?:is|was|are|were))?\s+(?:(?:the|their|its)\s+)?"
                           r"(?:\w+\s+)?(?:trick|technique|approach|idea|mechanism|solution|fix)s?)\b)", re.IGNORECASE)
 # A sentence stating a paper's own contribution.
 _STATES_METHOD = re.compile(r"\b(?:we|this\s+(?:paper|work))\s+(?:\w+\s+)?(?:propose|introduce|present|develop|design|"

@@ -53,6 +53,8 @@ def test_a_question_about_what_a_paper_did_prefers_the_sentence_stating_what_it_
     texts = ["To overcome this, we propose Equal-Info Windows.", "Equal-Info Windows overcome this."]
     proposed, described = word_bonus("plain arithmetic coding wasn't learnable, so what did they change?", texts)
     assert proposed > described
+    proposed, described = word_bonus("what’s their trick?", texts)
+    assert proposed > described
     proposed, described = word_bonus("how large are the Equal-Info Windows?", texts)  # asks a size, not a method
     assert proposed == described
 
