@@ -276,17 +276,6 @@ _LICENSE = re.compile(r"\blicen[cs](?:e|es|ed)\b|\b(?:apache|bsd|gpl|agpl|lgpl|c
                       r"\bresearch(?:[- ]only|\s+(?:use|purposes?)\s+only)\b", re.IGNORECASE)
 
 
-def asks_license(question: str) -> bool:
-    return _ASKS_LICENSE.search(asked_part(question)) is not None
-
-
-def states_license(text: str) -> bool:
-    return _LICENSE.search(text) is not None
-
-
-def asks_when(question: str) -> bool:
-    return _ASKS_WHEN.search(asked_part(question)) is not None
-
 
 def states_time(text: str) -> bool:
     """Whether `text` says when: a date, a time relative to something, or that it is already out (a web address)."""
@@ -298,12 +287,15 @@ class Asked:
     """A kind of thing a question may ask for, which an answer must then give: a time, a license."""
     what: str  # "the question asks {what}"
     lacking: str  # "the answer {lacking}"
-    asks: Callable[[str], bool]  # of the question
-    gives: Callable[[str], bool]  # of an answer or a sentence
+    asking: re.Pattern  # found in the part of the question that asks
+    gives: Callable[[str], object]  # true of an answer or a sentence that gives it
+
+    def asks(self, question: str) -> bool:
+        return self.asking.search(asked_part(question)) is not None
 
 
-ASKED = (Asked("when", "states no time", asks_when, states_time),
-         Asked("about a license", "names none", asks_license, states_license))
+ASKED = (Asked("when", "states no time", _ASKS_WHEN, states_time),
+         Asked("about a license", "names none", _ASKS_LICENSE, _LICENSE.search))
 
 
 def asked_kinds(question: str) -> list[Asked]:
