@@ -297,10 +297,11 @@ def holds_a_fact(sentence: str, abstract: str) -> bool:
     return any(occurs(fact, abstract) for fact in numbers(sentence) + names(sentence))
 
 
-# "The excerpts report that X …", "According to the excerpts, X …", "Yes, [1] indicates that X": the answer is X
-# (after a yes or no); the sources are its markers.
+# "The excerpts report that X …", "According to the excerpts, X …", "According to [1], X" (markers stripped: "According
+# to, X"), "Yes, [1] indicates that X": the answer is X (after a yes or no); the sources are its markers.
 _PREAMBLE = re.compile(r"^((?:yes|no),?\s+)?(?:(?:the\s+(?:excerpts?|sources?)\s+)?(?:report|state|say|show|mention|"
-                       r"indicate)s?\s+that|according\s+to\s+the\s+(?:excerpts?|sources?),)\s+", re.IGNORECASE)
+                       r"indicate)s?\s+that|according\s+to(?:\s+the\s+(?:excerpts?|sources?)|(?:\s+and)?)\s*,)\s+",
+                       re.IGNORECASE)
 
 
 def without_preamble(sentence: str) -> str:

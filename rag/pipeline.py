@@ -190,9 +190,10 @@ class Pipeline:
         usage = Usage()
         pieces: list[str] = []
         judged: list[tuple[str, float]] = []  # a list's lines and their P(yes)
+        unsure: list[float] = []  # the probability of a refusal the model was asked to replace by its best answer
         generate = (self._list_pieces(retrieval, sources, judged) if listing else
                     self._option_pieces(options, sources, usage) if options else
-                    self._answer_pieces(question, sources, usage))
+                    self._answer_pieces(question, sources, usage, unsure))
         for piece in generate:
             if timings.first_token_s is None:
                 timings.first_token_s = time.perf_counter() - start
@@ -208,6 +209,11 @@ class Pipeline:
                             reason=reason if cited.citations else "no candidate paper was judged to match")
         else:
             answer = self._checked(question, raw, retrieval, sources, abstracts, timings, parts=bool(options))
+            if unsure:
+                answer.reason = "; ".join(filter(None, [
+                    f"the model started to refuse, unsure (P {unsure[0]:.2f} < refusal_confidence "
+                    f"{self.settings.refusal_confidence}), so it was asked for its best answer"
+                    + ("" if answer.abstained else ", which the checks kept"), answer.reason]))
         timings.total_s = time.perf_counter() - start
         yield answer
 
@@ -293,8 +299,25 @@ class Pipeline:
                       "the model's yes or no only restated the question, so nothing checked it; quoting the "
                       f"sentence of [{cited[k - 1]}] closest to the question instead")
 
-    def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
-        return self.load_llm().stream(build_messages(question, sources), self.settings.max_answer_tokens, usage)
+    def _answer_pieces(self, question: str, sources: list[RetrievedPaper], usage: Usage, unsure: list[float]
+                       ) -> Iterator[str]:
+        """The model's answer; when it starts to refuse with a probability below refusal_confidence, its best
+        answer instead (the reply started for it: prompts.ANSWER_PREFILL), and that probability goes in `unsure`.
+        llama.cpp reuses the whole prompt for the second reply: it costs ~0.1 s more to its first token."""
+        llm = self.load_llm()
+        messages = build_messages(question, sources)
+        pieces = llm.stream(messages, self.settings.max_answer_tokens, usage)
+        first = next(pieces, "")
+        refusing = prompts.refusal_probability(usage.first_token_top)
+        if (usage.first_token_top and first.strip() and prompts.REFUSAL.startswith(first.strip())
+                and refusing < self.settings.refusal_confidence):
+            pieces.close()
+            unsure.append(refusing)
+            prefilled = [*messages, {"role": "assistant", "content": prompts.ANSWER_PREFILL}]
+            pieces = llm.stream(prefilled, self.settings.max_answer_tokens, usage)
+            first = prompts.ANSWER_PREFILL
+        yield first
+        yield from pieces
 
     def _option_pieces(self, options: list[Option], sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:
         """One answer per option of a choice question, each from its own paper only, numbered as in `sources`,

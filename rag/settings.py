@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     identify_threshold: float = Field(0.2, description="P(yes) the best-ranked candidate needs to be named as the "
                                       "paper a 'which paper …?' question describes (raise it to name fewer papers)")
 
+    refusal_confidence: float = Field(0.5, ge=0, le=1, description="probability the model's refusal needs at its "
+                                      "first token to stand; below it, the model is asked for its best answer, "
+                                      "which the checks verify as any other (0: every refusal stands)")
     quote_candidates: int = Field(2, ge=0, description="evidence sentences judged for a quoted answer when the "
                                   "model's own answer cannot be verified (0: refuse instead)")
     quote_threshold: float = Field(0.6, description="probability of 'yes' a sentence needs to be quoted as the answer")

@@ -400,7 +400,7 @@ _SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred"
           "hundreds", "x", "times", "additional", "extra", "more", "fewer", "less", "different", "distinct"}
 # Count nouns that research abstracts use for one another: a question's "examples" are the abstract's "samples".
 _SAME_COUNT = [{"exampl", "sampl", "instanc", "datapoint"}, {"paper", "public", "studi", "articl", "work"},
-               {"paramet", "param"}]
+               {"paramet", "param"}, {"point", "pp"}]
 _TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.,'\-][A-Za-z0-9]+)*")
 
 
@@ -426,9 +426,9 @@ _COUNTED_PHRASE_WORDS = 5
 
 
 def counts(text: str) -> list[tuple[str, list[str]]]:
-    """(number, the words of what it counts) for each number of `text` in digits or words: the words after it,
-    past scales ("10 million samples"), up to the next stopword or punctuation ("four key aspects in …"), and at
-    most _COUNTED_PHRASE_WORDS (5)."""
+    """(number, the words of what it counts) for each number of `text` in digits or words: a unit written onto it
+    ("14pp") and the words after it, past scales ("10 million samples"), up to the next stopword or punctuation
+    ("four key aspects in …"), and at most _COUNTED_PHRASE_WORDS (5)."""
     text = MARKER.sub(" ", text)
     tokens = list(_TOKEN.finditer(text))
     found = []
@@ -436,7 +436,8 @@ def counts(text: str) -> list[tuple[str, list[str]]]:
         word = token.group()
         if not (word[0].isdigit() or _QUANTITY_WORD.fullmatch(word)):
             continue
-        phrase: list[str] = []
+        unit = re.fullmatch(r"\d[\d.,]*([A-Za-z]+)", word)  # "14pp" counts points
+        phrase: list[str] = [unit.group(1)] if unit and unit.group(1).casefold() not in _SCALE else []
         for before, after in zip(tokens[i:], tokens[i + 1:]):
             w = after.group()
             if text[before.end():after.start()].strip():  # punctuation ends the phrase ("four key aspects: …")

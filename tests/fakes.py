@@ -32,10 +32,12 @@ class FakeLLM:
     def __init__(self, reply: str | None = None):
         self.reply = reply
         self.calls: list[list[dict]] = []
+        self.first_token_top: list[tuple[str, float]] = []  # reported as llama.cpp's logprobs are, when set
 
     def stream(self, messages, max_tokens, usage: Usage):
         self.calls.append(messages)
         usage.prompt_tokens = sum(len(m["content"]) // 4 for m in messages)
+        usage.first_token_top = usage.first_token_top or list(self.first_token_top)
         reply = self.reply
         if reply is None:  # the first excerpt, whatever its number ([2] for a choice question's second option)
             number, text = re.search(r"^\[(\d+)\] .*\n(.*)", messages[-1]["content"], re.MULTILINE).groups()

@@ -268,6 +268,20 @@ def test_both_backends_give_the_same_model_the_same_yes_probability(transformers
         openai_pipeline.llm.yes_probability(messages), abs=0.08)
 
 
+def test_both_backends_report_the_first_tokens_alternatives_and_continue_a_started_reply(transformers_pipeline,
+                                                                                          openai_pipeline):
+    """What an unsure refusal needs of a runtime: the first token's probabilities, and a reply that goes on from
+    the start it was given (prompts.ANSWER_PREFILL)."""
+    messages = [{"role": "user", "content": "Name one primary colour."},
+                {"role": "assistant", "content": "The primary colour I name is"}]
+    for pipeline in (transformers_pipeline, openai_pipeline):
+        usage = Usage()
+        reply = "".join(pipeline.llm.stream(messages, 6, usage))
+        assert reply.split()[0].strip(".").casefold() in {"red", "blue", "yellow"}, reply  # continued, not anew
+        (token, p), *others = usage.first_token_top
+        assert reply.startswith(token) and 0 < p <= 1 and others and all(q <= p for _, q in others)
+
+
 def test_transformers_ask_cli_loads_the_converted_folder(transformers_pipeline, small_gguf, real_data_dir,
                                                          seed_titles):
     folder = converted(small_gguf)  # done by the fixture already: the cached folder

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from rag import prompts
 from rag.backends.base import Usage, chunk_text, reply_yes_share
 
 
@@ -18,6 +19,19 @@ def test_a_streamed_chunk_gives_its_text_and_the_last_one_its_usage():
     assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (387, 3, 120)
     list(chunk_text({"choices": None, "usage": {"prompt_tokens": 5, "prompt_tokens_details": None}}, usage))
     assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (5, 0, 0)
+
+
+def test_the_first_streamed_tokens_alternatives_are_kept_with_their_probabilities():
+    usage = Usage()
+    def chunk(token, alternatives):
+        top = [{"token": t, "logprob": math.log(p)} for t, p in alternatives]
+        return {"choices": [{"delta": {"content": token}, "logprobs": {"content": [{"token": token,
+                                                                                   "top_logprobs": top}]}}]}
+    pieces = [chunk("I", [("I", 0.4), ("The", 0.35)]), chunk(" don't", [(" don't", 0.9)])]
+    assert "".join(piece for c in pieces for piece in chunk_text(c, usage)) == "I don't"
+    assert [t for t, _ in usage.first_token_top] == ["I", "The"]
+    assert [p for _, p in usage.first_token_top] == pytest.approx([0.4, 0.35])
+    assert prompts.refusal_probability(usage.first_token_top) == pytest.approx(0.4)
 
 
 def test_the_yes_share_reads_the_first_tokens_alternatives():

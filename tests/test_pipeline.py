@@ -5,6 +5,7 @@ import pytest
 from rag import prompts
 from rag.errors import UserError
 from rag.pipeline import Answer, Found, Sources, Token
+from tests.fakes import ScriptedLLM
 
 
 def test_answer_cites_exact_titles_through_the_pipeline(fake_pipeline, seed_titles):
@@ -120,6 +121,35 @@ def test_an_unverifiable_answer_becomes_a_quote_of_the_sentence_judged_to_answer
     assert quoted in fake_pipeline.index.abstracts([paper.paper_id])[paper.paper_id]
     assert answer.reason == ("the model found no answer in the excerpts; quoting the source sentence judged to "
                              "answer the question (P(yes) 0.90) instead")
+
+
+@pytest.mark.parametrize("p_refusal", [0.3, 0.7])
+def test_a_refusal_the_model_is_unsure_of_gives_way_to_its_best_answer_which_is_checked(fake_pipeline, p_refusal):
+    question = "structural pruning of large language models"
+    first = fake_pipeline.retrieve(question).papers[0].passages[0].text.split(". ")[0].rstrip(".")
+    fake_pipeline.llm = ScriptedLLM(prompts.REFUSAL, f"1], {first[0].lower()}{first[1:]}.")
+    fake_pipeline.llm.first_token_top = [("I", p_refusal), ("The", 0.2), ("[", 0.1)]
+    fake_pipeline.settings.quote_candidates = 0
+    answer = fake_pipeline.ask(question)
+    if p_refusal < fake_pipeline.settings.refusal_confidence:
+        assert fake_pipeline.llm.calls[1][-1] == {"role": "assistant", "content": prompts.ANSWER_PREFILL}
+        assert answer.generated.startswith(prompts.ANSWER_PREFILL + "1], ")
+        assert not answer.abstained and answer.text == f"{first} [1]."  # "According to [1]," names no fact
+        assert answer.reason == ("the model started to refuse, unsure (P 0.30 < refusal_confidence 0.5), so it was "
+                                 "asked for its best answer, which the checks kept")
+    else:
+        assert len(fake_pipeline.llm.calls) == 1 and answer.abstained and answer.reason == (
+            "the model found no answer in the excerpts")
+
+
+def test_an_unsure_refusals_best_answer_that_fails_the_checks_is_refused_saying_both(fake_pipeline):
+    fake_pipeline.llm = ScriptedLLM(prompts.REFUSAL, "1], the pasta recipe needs 42 tomatoes.")
+    fake_pipeline.llm.first_token_top = [("I", 0.4), ("The", 0.3)]
+    fake_pipeline.settings.quote_candidates = 0
+    answer = fake_pipeline.ask("structural pruning of large language models")
+    assert answer.abstained and answer.reason == (
+        "the model started to refuse, unsure (P 0.40 < refusal_confidence 0.5), so it was asked for its best answer; "
+        "no sentence of the model's answer is supported by its sources (no source says this)")
 
 
 def test_a_refusal_says_why(fake_pipeline, monkeypatch):

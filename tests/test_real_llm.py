@@ -9,13 +9,14 @@ from rag.conversation import Conversation, Turn
 from rag.corpus import load
 from rag.grounding import verify
 from rag.pipeline import Pipeline, Sources
-from rag.prompts import REFUSAL
+from rag.prompts import ANSWER_PREFILL, REFUSAL
 from rag.text import numbers, occurs, sentences, states_time
 
 from conftest import PROJECT_ROOT, SEEDS
 
 PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
 FINEQUANT = "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"
+STABILITY = "Enhancing the Stability of LLM-based Speech Generation Systems through Self-Supervised Representations"
 
 
 def test_ask_cli_cites_llm_pruner_and_only_corpus_titles(real_data_dir, real_pipeline, seed_titles):
@@ -118,6 +119,16 @@ def test_a_refused_answer_becomes_the_quoted_sentence_the_real_judge_picks(real_
     answer = pipeline.ask("Who are the authors of the CTC-based speech foundation model?")
     assert answer.abstained and answer.text == REFUSAL and answer.reason == "the model found no answer in the excerpts"
     assert answer.closest.endswith(f"({OWSM})")  # shown, labelled as not an answer
+
+
+def test_an_unsure_refusal_gives_way_to_the_models_best_answer_which_the_checks_keep(real_pipeline):
+    answer = real_pipeline.ask("For the speech synthesis paper that trains its LLM on speaker-disentangled "
+                               "self-supervised tokens, how many points did WER rise when an explicit reference "
+                               "embedding was added?")
+    assert answer.generated.startswith(ANSWER_PREFILL)  # the model started "I don't know", unsure
+    assert not answer.abstained and "14pp" in answer.text and [c.title for c in answer.citations] == [STABILITY]
+    assert answer.reason.startswith("the model started to refuse, unsure (P 0.")
+    assert answer.reason.endswith("so it was asked for its best answer, which the checks kept")
 
 
 def test_a_question_that_asks_which_paper_it_describes_is_answered_with_that_paper(real_pipeline):

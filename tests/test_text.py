@@ -2,8 +2,8 @@
 
 import pytest
 
-from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts, figures, name_after, names, names_near, numbers,
-                      occurs, sentences, strip_markers)
+from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts, counts_what_is_asked, figures,
+                      name_after, names, names_near, numbers, occurs, sentences, strip_markers)
 
 
 @pytest.mark.parametrize("question, nouns", [
@@ -27,6 +27,8 @@ def test_each_number_counts_the_words_after_it_past_scales_and_up_to_a_stopword(
     assert counts("It uses 10 million samples of data and four key aspects in total [1].") == [
         ("10", ["samples"]), ("million", ["samples"]), ("four", ["key", "aspects"])]
     assert counts("It reaches 3.65 times higher throughput.") == [("3.65", ["higher", "throughput"])]
+    assert counts("WER rose by 14pp, with 770M parameters.") == [("14pp", ["pp"]), ("770M", ["parameters"])]
+    assert counts_what_is_asked("WER increased by 14pp.", "by how many points did WER rise?")
 
 
 @pytest.mark.parametrize("question, asks", [

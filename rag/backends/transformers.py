@@ -10,20 +10,19 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from rag.backends.base import Usage, yes_share
+from rag.backends.base import TOP_LOGPROBS, Usage, yes_share
 from rag.errors import UserError, first_line
 from rag.weights import cache_dir, default_llm_model
 from rag.settings import Settings
 
 try:
     import torch
-    from transformers import (AutoModelForCausalLM, AutoTokenizer, GgufConfig, StoppingCriteria,
-                              StoppingCriteriaList, TextIteratorStreamer)
+    from transformers import (AutoModelForCausalLM, AutoTokenizer, GgufConfig, LogitsProcessor,
+                              LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer)
 except ImportError as e:
     raise UserError(f"backend transformers needs its extra ({e.name or e} is missing): "
                     "pip install -e '.[transformers]'") from None
 
-TOP_LOGPROBS = 10
 SOURCE_STAMP = "converted-from.txt"
 
 
@@ -64,6 +63,7 @@ class TransformersLLM:
                 with self.lock, torch.inference_mode():
                     output = self.model.generate(**inputs, **sampling, max_new_tokens=max_tokens, streamer=streamer,
                                                  stopping_criteria=StoppingCriteriaList([_Until(cancelled)]),
+                                                 logits_processor=LogitsProcessorList([_FirstTop(self, usage)]),
                                                  pad_token_id=self.tokenizer.pad_token_id)
                 usage.completion_tokens = output.shape[1] - prompt_tokens
             except Exception as e:  # surfaced in the consumer's thread
@@ -87,12 +87,31 @@ class TransformersLLM:
         inputs = self._encode(messages)
         with self.lock, torch.inference_mode():
             logits = self.model(**inputs, logits_to_keep=1).logits[0, -1]  # the first reply token only
-        top = torch.topk(torch.log_softmax(logits.float(), dim=-1), TOP_LOGPROBS)
-        return yes_share([(self.tokenizer.decode([int(i)]), float(lp)) for lp, i in zip(top.values, top.indices)])
+        return yes_share(self.top_tokens(logits))
+
+    def top_tokens(self, logits) -> list[tuple[str, float]]:
+        """The likeliest next tokens with their probabilities, from one position's logits."""
+        top = torch.topk(torch.softmax(logits.float(), dim=-1), TOP_LOGPROBS)
+        return [(self.tokenizer.decode([int(i)]), float(p)) for p, i in zip(top.values, top.indices)]
 
     def _encode(self, messages: list[dict]):
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+        # a last assistant message is the start of the reply, continued (as llama.cpp does)
+        prefilled = messages[-1]["role"] == "assistant"
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=not prefilled,
+                                                  continue_final_message=prefilled, tokenize=True,
                                                   return_dict=True, return_tensors="pt").to(self.device)
+
+
+class _FirstTop(LogitsProcessor):
+    """Records the first generated token's top alternatives in `usage`, as llama.cpp's logprobs report them."""
+
+    def __init__(self, llm: TransformersLLM, usage: Usage):
+        self.llm, self.usage = llm, usage
+
+    def __call__(self, input_ids, scores):
+        if not self.usage.first_token_top:
+            self.usage.first_token_top = self.llm.top_tokens(scores[0])
+        return scores
 
 
 class _Until(StoppingCriteria):
