@@ -265,6 +265,9 @@ class Conversation:
             if _ALL_OF_THEM.search(question) or re.search(r"\bthis one\b|\bthan\b", question, re.IGNORECASE):
                 return Resolved(question, question, "position", [previous[0], paper])  # "how does it compare …?"
             return self._about(question, paper, "position")
+        if list_turn and len(previous) == 1 and _OTHER.search(question) and (
+                paper := self._other(question, previous[0], listed, list_turn)):
+            return self._about(question, paper, "position")
         if listed and (match := _POSITION.search(question)):
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
             if -len(listed) <= number <= len(listed) and number:
@@ -323,6 +326,19 @@ class Conversation:
         if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN):
             return anywhere[0].paper_id, anywhere[0].title
         return (among[0].paper_id, among[0].title) if among else listed[0]  # none left (e.g. removed meanwhile)
+
+    def _other(self, question: str, previous: tuple[str, str], listed: list[tuple[str, str]], list_turn: Turn
+               ) -> tuple[str, str] | None:
+        """"The other one" when the user saw more than two papers, or only the one the last turn was about: the
+        paper, other than that one, that best matches the list's question with this one ("and the other one, what
+        did it get on test-other?"): among the rest of the list, else among the list question's candidates."""
+        query = f"{self._list_question(list_turn)} {question}"
+        others = [pid for pid, _ in listed if pid != previous[0]] or [
+            paper.paper_id for paper in self.pipeline.retriever.search(
+                self._list_question(list_turn), self.pipeline.settings.list_candidates, filters=self.filters).papers
+            if paper.paper_id != previous[0]]
+        found = self.pipeline.retriever.search(query, 1, papers=others, filters=self.filters).papers if others else []
+        return (found[0].paper_id, found[0].title) if found else None
 
     def _list_question(self, turn: Turn) -> str:
         """The question that found a list's candidates: a narrowed list's is that of the list it narrowed."""

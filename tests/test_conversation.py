@@ -100,8 +100,26 @@ def test_the_other_one_of_two_is_the_paper_the_last_turn_was_not_about(fake_pipe
     assert (resolved.how, resolved.scope) == ("position", [B])
     resolved = conversation.resolve("how does it compare with the other one?")  # both: the one discussed, the other
     assert (resolved.how, resolved.scope) == ("position", [A, B])
-    conversation.turns[0].papers.append(C)  # of three, "the other one" is not a place: "it" is the paper discussed
-    assert conversation.resolve("and the other one: what's the trick it uses?").scope == [A]
+
+
+def test_the_other_one_of_more_papers_is_the_rest_best_matching_the_question(fake_pipeline):
+    papers = fake_pipeline.retrieve("pruning speech recognition quantization").papers[:3]
+    shown = [(p.paper_id, p.title) for p in papers]
+    conversation = conversation_after(fake_pipeline, shown)
+    conversation.turns.append(Turn("the first one: how fast?", "…", "description", [shown[0]], "2x [1]."))
+    for wanted in shown[1:]:
+        words = " ".join(wanted[1].split(":")[-1].split()[:4])
+        resolved = conversation.resolve(f"and the other one, what does it say about {words}?")
+        assert (resolved.how, resolved.scope) == ("position", [wanted])
+
+
+def test_the_other_one_after_a_list_of_one_is_a_candidate_the_list_left_out(fake_pipeline):
+    question = "which papers do structural pruning of large language models?"
+    found = [(p.paper_id, p.title) for p in fake_pipeline.retrieve(question).papers[:2]]
+    conversation = conversation_after(fake_pipeline, found[:1], question)
+    conversation.turns.append(Turn("how fast is it?", "…", "subject", found[:1], "2x [1]."))
+    resolved = conversation.resolve("and the other one, how does it prune?")
+    assert resolved.how == "position" and resolved.scope and resolved.scope != found[:1]
 
 
 def test_a_place_in_a_list_that_found_one_paper_is_not_a_place_in_an_earlier_list(fake_pipeline):

@@ -16,6 +16,8 @@ from conftest import PROJECT_ROOT, SEEDS
 
 PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
 FINEQUANT = "FineQuant: Unlocking Efficiency with Fine-Grained Weight-Only Quantization for LLMs"
+NOISY = "Large Language Models are Efficient Learners of Noise-Robust Speech Recognition"
+DENOISING = "Denoising LM: Pushing the Limits of Error Correction Models for Speech Recognition"
 STABILITY = "Enhancing the Stability of LLM-based Speech Generation Systems through Self-Supervised Representations"
 
 
@@ -261,3 +263,14 @@ def test_a_question_for_named_encoders_is_answered_with_their_names(real_pipelin
     assert occurs("Whisper", answer.text) and occurs("WavLM", answer.text), answer.text
     assert [c.title for c in answer.citations] == [
         "WavLLM: Towards Robust and Adaptive Speech Large Language Model"]
+
+
+def test_the_other_one_after_a_list_that_missed_it_is_the_candidate_that_fits(real_pipeline):
+    noisy = next(p for p in real_pipeline.retrieve("noise-robust generative error correction of N-best lists").papers
+                 if p.title == NOISY)
+    question = "Which papers correct speech recognition errors with a language model?"
+    conversation = Conversation(real_pipeline, [
+        Turn(question, question, "standalone", [(noisy.paper_id, NOISY)], f"- {NOISY} [1]"),
+        Turn("how do they model the noise?", "…", "subject", [(noisy.paper_id, NOISY)], "A noise embedding [1].")])
+    resolved = conversation.resolve("and the other one: what WER does it reach on test-other?")
+    assert resolved.how == "position" and [title for _, title in resolved.scope] == [DENOISING]
