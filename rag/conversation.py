@@ -332,12 +332,11 @@ class Conversation:
         """"The other one" when the user saw more than two papers, or only the one the last turn was about: the
         paper, other than that one, that best matches the list's question with this one ("and the other one, what
         did it get on test-other?"): among the rest of the list, else among the list question's candidates."""
-        query = f"{self._list_question(list_turn)} {question}"
+        topic, search = self._list_question(list_turn), self.pipeline.retriever.search
+        k = self.pipeline.settings.list_candidates
         others = [pid for pid, _ in listed if pid != previous[0]] or [
-            paper.paper_id for paper in self.pipeline.retriever.search(
-                self._list_question(list_turn), self.pipeline.settings.list_candidates, filters=self.filters).papers
-            if paper.paper_id != previous[0]]
-        found = self.pipeline.retriever.search(query, 1, papers=others, filters=self.filters).papers if others else []
+            paper.paper_id for paper in search(topic, k, filters=self.filters).papers if paper.paper_id != previous[0]]
+        found = search(f"{topic} {question}", 1, papers=others, filters=self.filters).papers if others else []
         return (found[0].paper_id, found[0].title) if found else None
 
     def _list_question(self, turn: Turn) -> str:

@@ -75,6 +75,11 @@ def is_refusal(answer: str) -> bool:
     return REFUSAL.casefold()[:20] in answer.casefold() or _REFUSAL_WORDS.search(answer) is not None
 
 
+def refusal_probability(first_token_top: list[tuple[str, float]]) -> float:
+    """How likely the reply was to start the refusal, from its first token's likeliest alternatives."""
+    return sum(p for token, p in first_token_top if token.strip() and REFUSAL.startswith(token.strip()))
+
+
 def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts: list[str],
            rare: AbstractSet[str] = frozenset()) -> Verified:
     """Check each sentence of `answer`. `abstracts[i]` is the whole title and abstract of `sources[i]`; `rare` are
@@ -297,8 +302,8 @@ def holds_a_fact(sentence: str, abstract: str) -> bool:
     return any(occurs(fact, abstract) for fact in numbers(sentence) + names(sentence))
 
 
-# "The excerpts report that X …", "According to the excerpts, X …", "According to [1], X" (markers stripped: "According
-# to, X"), "Yes, [1] indicates that X": the answer is X (after a yes or no); the sources are its markers.
+# "The excerpts report that X …", "According to the excerpts, X …", "According to [1], X" (markers stripped:
+# "According to, X"), "Yes, [1] indicates that X": the answer is X (after a yes or no); the sources are its markers.
 _PREAMBLE = re.compile(r"^((?:yes|no),?\s+)?(?:(?:the\s+(?:excerpts?|sources?)\s+)?(?:report|state|say|show|mention|"
                        r"indicate)s?\s+that|according\s+to(?:\s+the\s+(?:excerpts?|sources?)|(?:\s+and)?)\s*,)\s+",
                        re.IGNORECASE)

@@ -17,7 +17,7 @@ from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
 from rag.grounding import (Check, Verified, gives_nothing_asked, is_refusal, lacks_names, missing_names, names_nothing,
-                           only_says_yes_or_no, states_no_quantity, verify)
+                           only_says_yes_or_no, refusal_probability, states_no_quantity, verify)
 from rag.index import Index
 from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
@@ -308,7 +308,7 @@ class Pipeline:
         messages = build_messages(question, sources)
         pieces = llm.stream(messages, self.settings.max_answer_tokens, usage)
         first = next(pieces, "")
-        refusing = prompts.refusal_probability(usage.first_token_top)
+        refusing = refusal_probability(usage.first_token_top)
         if (usage.first_token_top and first.strip() and prompts.REFUSAL.startswith(first.strip())
                 and refusing < self.settings.refusal_confidence):
             pieces.close()
@@ -316,7 +316,8 @@ class Pipeline:
             prefilled = [*messages, {"role": "assistant", "content": prompts.ANSWER_PREFILL}]
             pieces = llm.stream(prefilled, self.settings.max_answer_tokens, usage)
             first = prompts.ANSWER_PREFILL
-        yield first
+        if first:
+            yield first
         yield from pieces
 
     def _option_pieces(self, options: list[Option], sources: list[RetrievedPaper], usage: Usage) -> Iterator[str]:

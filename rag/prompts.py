@@ -27,11 +27,6 @@ ANSWER = (
 ANSWER_PREFILL = "According to ["
 
 
-def refusal_probability(first_token_top: list[tuple[str, float]]) -> float:
-    """How likely the reply was to start the refusal, from its first token's likeliest alternatives."""
-    return sum(p for token, p in first_token_top if token.strip() and REFUSAL.startswith(token.strip()))
-
-
 # Added to a question that asks which models, datasets, languages …: asked "Which two encoders does WavLLM use?",
 # the small model answered "WavLLM uses dual encoders"; with it, "a Whisper encoder and a WavLM encoder". On the
 # 12 dev questions of that kind: 6 right without it, 7 with "Answer with the names." (bare names, some wrong), 8-9

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from rag import prompts
 from rag.backends.base import Usage, chunk_text, reply_yes_share
+from rag.grounding import refusal_probability
 
 
 def test_a_streamed_chunk_gives_its_text_and_the_last_one_its_usage():
@@ -31,7 +31,7 @@ def test_the_first_streamed_tokens_alternatives_are_kept_with_their_probabilitie
     assert "".join(piece for c in pieces for piece in chunk_text(c, usage)) == "I don't"
     assert [t for t, _ in usage.first_token_top] == ["I", "The"]
     assert [p for _, p in usage.first_token_top] == pytest.approx([0.4, 0.35])
-    assert prompts.refusal_probability(usage.first_token_top) == pytest.approx(0.4)
+    assert refusal_probability(usage.first_token_top) == pytest.approx(0.4)
 
 
 def test_the_yes_share_reads_the_first_tokens_alternatives():
