@@ -20,7 +20,7 @@ from rag.prompts import REFUSAL
 from rag.retrieve import RetrievedPaper
 from rag.text import (ASKS_NAMES, OPENING, QUANTITY, asked_kinds, asked_part, content_terms, counted_nouns, counts,
                       counts_asked, figures, marker_numbers, name_after, names, names_near, names_what_is_asked,
-                      numbers, occurs, quantities, sentences, spelling, states_quantity, strip_markers, urls,
+                      numbers, occurs, quantities, sentences, spelled_out, spelling, states_quantity, strip_markers, urls,
                       without_urls, word_terms)
 
 # Share of a sentence's claimed words that must occur in a source for the source to support it.
@@ -87,7 +87,9 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
     marked that support it, else the one source that supports it best; a sentence no source supports, with a
     number or name its sources lack, or that describes another source's paper, is dropped."""
     asked = content_terms(question)
-    rare_held = [rare & word_terms(abstract) if rare else set() for abstract in abstracts]
+    # a paper that spells out the question's acronym holds it ("word error rate" for "WER")
+    rare_held = [rare & (word_terms(abstract) | spelled_out(question, abstract).keys()) if rare else set()
+                 for abstract in abstracts]
     source_terms = [content_terms(p.text) for p in sources]
     abstract_terms = [content_terms(abstract) for abstract in abstracts]  # once, not per sentence
     checks: list[Check] = []

@@ -356,6 +356,16 @@ def test_a_sentence_that_describes_one_paper_with_another_papers_fact_is_dropped
     assert [c.n for c in kept.citations] == [1]
 
 
+def test_a_paper_that_spells_out_the_questions_acronym_holds_it():
+    noisy = source("Large Language Models are Efficient Learners of Noise-Robust Speech Recognition",
+                   "It reaches up to 53.9% correction improvement in terms of word error rate.")
+    denoising = source("Denoising LM", "DLM achieves 1.5% word error rate (WER) on test-clean.")
+    question = "is there an LLM that fixes noisy transcripts? how much did it improve WER?"
+    verified = verify("It improved the WER by up to 53.9% [1].", question, [noisy, denoising],
+                      [noisy.text, denoising.text], rare={"wer"})
+    assert [c.dropped for c in verified.checks] == [None] and [c.n for c in verified.citations] == [1]
+
+
 def test_a_who_question_is_answered_by_a_name_not_by_the_papers_title():
     title = "MUSE: Machine Unlearning Six-Way Evaluation for Language Models"
     answer = f'The paper "{title}" was written by the authors of the paper [1].'

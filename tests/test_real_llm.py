@@ -274,3 +274,9 @@ def test_the_other_one_after_a_list_that_missed_it_is_the_candidate_that_fits(re
         Turn("how do they model the noise?", "…", "subject", [(noisy.paper_id, NOISY)], "A noise embedding [1].")])
     resolved = conversation.resolve("and the other one: what WER does it reach on test-other?")
     assert resolved.how == "position" and [title for _, title in resolved.scope] == [DENOISING]
+
+
+def test_a_question_that_abbreviates_what_the_paper_spells_out_keeps_the_answer(real_pipeline):
+    answer = real_pipeline.ask("is there a paper where an LLM learns to fix noisy speech recognition transcripts? "
+                               "how much did it improve WER?")
+    assert not answer.abstained and "53.9" in answer.text and [c.title for c in answer.citations] == [NOISY]
