@@ -320,8 +320,7 @@ class Conversation:
         ids = [pid for pid, _ in listed]
         retrieve = self.pipeline.retriever.search
         among = retrieve(words, 1, papers=ids).papers
-        candidates = None if list_turn is None else [p.paper_id for p in retrieve(
-            self._list_question(list_turn), self.pipeline.settings.list_candidates, filters=self.filters).papers]
+        candidates = None if list_turn is None else self._list_candidates(list_turn)
         anywhere = retrieve(words, 1, papers=candidates, filters=self.filters).papers
         if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN):
             return anywhere[0].paper_id, anywhere[0].title
@@ -332,12 +331,16 @@ class Conversation:
         """"The other one" when the user saw more than two papers, or only the one the last turn was about: the
         paper, other than that one, that best matches the list's question with this one ("and the other one, what
         did it get on test-other?"): among the rest of the list, else among the list question's candidates."""
-        topic, search = self._list_question(list_turn), self.pipeline.retriever.search
-        k = self.pipeline.settings.list_candidates
         others = [pid for pid, _ in listed if pid != previous[0]] or [
-            paper.paper_id for paper in search(topic, k, filters=self.filters).papers if paper.paper_id != previous[0]]
-        found = search(f"{topic} {question}", 1, papers=others, filters=self.filters).papers if others else []
+            pid for pid in self._list_candidates(list_turn) if pid != previous[0]]
+        found = self.pipeline.retriever.search(f"{self._list_question(list_turn)} {question}", 1, papers=others,
+                                               filters=self.filters).papers if others else []
         return (found[0].paper_id, found[0].title) if found else None
+
+    def _list_candidates(self, list_turn: Turn) -> list[str]:
+        """The ids of the papers the list's question found, shown or not."""
+        return [paper.paper_id for paper in self.pipeline.retriever.search(
+            self._list_question(list_turn), self.pipeline.settings.list_candidates, filters=self.filters).papers]
 
     def _list_question(self, turn: Turn) -> str:
         """The question that found a list's candidates: a narrowed list's is that of the list it narrowed."""

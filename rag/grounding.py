@@ -75,9 +75,14 @@ def is_refusal(answer: str) -> bool:
     return REFUSAL.casefold()[:20] in answer.casefold() or _REFUSAL_WORDS.search(answer) is not None
 
 
+def starts_refusal(token: str) -> bool:
+    """Whether a reply's first token is the refusal's ("I")."""
+    return bool(token.strip()) and REFUSAL.startswith(token.strip())
+
+
 def refusal_probability(first_token_top: list[tuple[str, float]]) -> float:
     """How likely the reply was to start the refusal, from its first token's likeliest alternatives."""
-    return sum(p for token, p in first_token_top if token.strip() and REFUSAL.startswith(token.strip()))
+    return sum(p for token, p in first_token_top if starts_refusal(token))
 
 
 def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts: list[str],

@@ -17,7 +17,8 @@ from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.errors import UserError
 from rag.evidence import build_messages, select_evidence
 from rag.grounding import (Check, Verified, gives_nothing_asked, is_refusal, lacks_names, missing_names, names_nothing,
-                           only_says_yes_or_no, refusal_probability, states_no_quantity, verify)
+                           only_says_yes_or_no, refusal_probability, starts_refusal, states_no_quantity,
+                           verify)
 from rag.index import Index
 from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
@@ -309,8 +310,7 @@ class Pipeline:
         pieces = llm.stream(messages, self.settings.max_answer_tokens, usage)
         first = next(pieces, "")
         refusing = refusal_probability(usage.first_token_top)
-        if (usage.first_token_top and first.strip() and prompts.REFUSAL.startswith(first.strip())
-                and refusing < self.settings.refusal_confidence):
+        if usage.first_token_top and starts_refusal(first) and refusing < self.settings.refusal_confidence:
             pieces.close()
             unsure.append(refusing)
             prefilled = [*messages, {"role": "assistant", "content": prompts.ANSWER_PREFILL}]
