@@ -1,8 +1,8 @@
-"""Questions about two papers, "Which gives the larger speedup: Chimera or Token Recycling?" or "Which benchmark do
-NV-Embed and Mistral-SPLADE both report results on?": each paper is asked its own question, from the paper that
-best matches it, and the answer states both facts side by side. Asked about two papers in one go, the small model
-gave one paper's figure or neither (multi-hop keyword accuracy 0.14 on the test split); asked about one paper at a
-time it reads one paper, as it does for a factoid."""
+"""Questions about two papers, "Which gives the larger speedup: Chimera or Token Recycling?", "Which benchmark do
+NV-Embed and Mistral-SPLADE both report results on?" or "WECHSEL vs FOCUS: how many languages each?": each paper is
+asked its own question, from the paper that best matches it, and the answer states both facts side by side. Asked
+about two papers in one go, the small model gave one paper's figure or neither (multi-hop keyword accuracy 0.14 on
+the test split); asked about one paper at a time it reads one paper, as it does for a factoid."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from rag.prompts import OPTION_QUESTION
 from rag.retrieve import Filters, RetrievedPaper, Retriever
-from rag.text import content_terms, occurs
+from rag.text import content_terms, numbers, occurs
 
 # Content words an option needs to describe a paper when its title does not hold it ("the dynamic tokenization
 # paper"); "GLUE" or "LoRA" name a thing, not a paper.
@@ -27,6 +27,16 @@ _CHOICE = re.compile(r"^\W*(?P<asked>(?:which|who)\b.+?)\s*(?::|\s[\u2014\u2013-
 _SEPARATOR = r"(?::|\s[\u2014\u2013-]\s)"
 _ASKS = r"(?:what|which|how|who|where|when)\b"
 _PREPOSITION = r"(?:by|in|from|on|of|for|to|with)"
+# "A vs B", "A versus B"; "Comparing A with B", "compare A and B".
+_VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+", re.IGNORECASE)
+_COMPARING = re.compile(r"^compar(?:e|ing)\s+(?P<pair>.+)$", re.IGNORECASE | re.DOTALL)
+# What a comparison's parts are split at: a colon, a dash, or the end of a sentence.
+_PARTS = re.compile(r"\s*(?::|(?<=[.?!;])\s|\s[\u2014\u2013-]\s)\s*")
+# An option that opens with a preposition or "e.g." is a use or a setting, not a paper.
+_NOT_A_PAPER = rf"(?:{_PREPOSITION}|e\.g\.|i\.e\.)\s"
+# "… in each case?", "how many languages each?": what asks for both, said of one option.
+_EACH = re.compile(r",?\s+(?:(?:in|for)\s+)?(?:each(?:\s+(?:case|one|paper))?|both|of\s+the\s+two)\s*\?*$",
+                   re.IGNORECASE)
 # "A and B are both about X - what … appears in both?", "Both A and B compare … - how small …?": the two papers,
 # then what is asked of each after a colon or a dash.
 _PAIR_FIRST = re.compile(rf"^\W*(?:both\s+)?(?P<pair>.+?)\s*{_SEPARATOR}\s*(?P<asked>{_ASKS}.+)$",
@@ -47,24 +57,51 @@ class Choice:
 @dataclass(frozen=True)
 class Option:
     text: str  # "Chimera"
-    question: str  # what its paper is asked; its words rank the paper's sentences too
-    query_vec: np.ndarray
+    question: str  # what its paper is asked
+    asked_as: str  # the question as the prompt puts it, a description replaced by the paper's name; it ranks the
+    query_vec: np.ndarray  # paper's sentences for the prompt, with this embedding
     paper: RetrievedPaper
 
 
 def choice(question: str) -> Choice | None:
-    """The two papers a question asks about ("A or B", "both A and B") with each one's question, or None."""
+    """The two papers a question asks about ("A or B", "both A and B", "A vs B") with each one's question, or None."""
     question = question.strip()
-    if match := _CHOICE.match(question):
+    # "Which is faster: A or B? Give both numbers.": the choice is the first question; the rest asks for no more.
+    first_question = re.match(r"[^?]+\?", question)
+    if match := _CHOICE.match(first_question.group(0) if first_question else question):
         if " or " in match["first"].casefold():
             return None
         options = tuple(_without_article(match[name]) for name in ("first", "second"))
         return _asked_of_each(match["asked"].strip(), options) if all(options) else None
+    if found := _compared(question):
+        return found
     if re.search(r"\bboth\b", question, re.IGNORECASE) is None:
         return None
     for pattern, build in ((_PAIR_FIRST, _asked_after), (_PAIR_INSIDE, _asked_around), (_PAIR_LAST, _asked_before)):
         if (match := pattern.match(question)) and (found := build(match)):
             return found
+    return None
+
+
+def _compared(question: str) -> Choice | None:
+    """"compare coverage: A vs B. how many languages each?", "Comparing A with B — which is faster?": the part that
+    holds the two options, and what the other parts ask ("how many languages" of each)."""
+    parts = [p for p in _PARTS.split(question) if p.strip(" ?.")]
+    for n, part in enumerate(parts):
+        comparing = _COMPARING.match(part)
+        pair = _VERSUS.split(part) if _VERSUS.search(part) else (
+            _split_pair(comparing["pair"], r"\s+(?:with|to|against|and)\s+") if comparing else None)
+        if pair is None or len(pair) != 2:
+            continue
+        rest = parts[:n] + parts[n + 1:]
+        asking = [p for p in rest if re.match(_ASKS, p, re.IGNORECASE)] or rest
+        asked = _EACH.sub("", " — ".join(p.strip(" ?") for p in asking)).strip()
+        options = tuple(_without_article(re.sub(r"^compar(?:e|ing)\s+", "", o.strip(" ?."), flags=re.IGNORECASE))
+                        for o in pair)
+        # "e.g. for telling sizes apart, vs for telling a hippo from an elephant": two uses, not two papers
+        if not asked or not all(options) or any(re.match(_NOT_A_PAPER, o, re.IGNORECASE) for o in options):
+            return None
+        return _asked_of_each(asked, options)
     return None
 
 
@@ -99,15 +136,15 @@ def _asked_before(match: re.Match) -> Choice | None:
     return Choice(pair, tuple(f"{head} {o}?" for o in pair)) if pair else None
 
 
-def _split_pair(text: str) -> tuple[str, str] | None:
-    """"A, and B" or "A and B" (at the first "and" outside brackets: a description may hold its own "and"), each
+def _split_pair(text: str, joiner: str = r"\s+and\s+") -> tuple[str, str] | None:
+    """"A, and B" or "A and B" (at the first `joiner` outside brackets: a description may hold its own "and"), each
     without a leading preposition or article: ("the work on X", "the work that adds Y")."""
     parts = re.split(r",\s+and\s+", text, maxsplit=1)
     if len(parts) == 1:
         depth = 0
-        for found in re.finditer(r"[()]|\s+and\s+", text):
+        for found in re.finditer(rf"[()]|{joiner}", text):
             depth += {"(": 1, ")": -1}.get(found.group(0), 0)
-            if found.group(0).strip() == "and" and depth == 0:
+            if found.group(0) not in "()" and depth == 0:
                 parts = [text[:found.start()], text[found.end():]]
                 break
     if len(parts) != 2:
@@ -131,5 +168,13 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
         found = retriever.search(text, 1, papers=scope, filters=filters).papers
         if not found or not (occurs(text, found[0].title) or len(content_terms(text)) >= DESCRIPTION_TERMS):
             return None
-        options.append(Option(text, question, retriever.embedder.embed([question])[0], found[0]))
+        paper, asked_as = found[0], question
+        if not occurs(text, paper.title) and not numbers(text):
+            # The description found the paper; the prompt names it. Asked "which is faster — what do the excerpts
+            # report for the one whose draft model captures short-range dependencies?", the evidence was the
+            # sentences that repeat the description, and the model repeated it too. A number stays: "the 7B Large
+            # Concept Model" is one of the paper's models, and the paper's name alone got another one's figure.
+            asked_as = question.replace(text, paper.title.split(":")[0].strip())
+        options.append(Option(text, question, asked_as, retriever.embedder.embed([asked_as])[0], paper))
     return options if len({o.paper.paper_id for o in options}) == len(options) else None
+

@@ -126,7 +126,8 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
             others = [n for n, terms_of_paper in enumerate(abstract_terms, start=1) if n not in cites
                       and len(claimed & terms_of_paper) / len(claimed) >= SUPPORT_MIN]
             if others and missing_fact(bare, cites + others, abstracts, question) is None:
-                cites, reason = cites + [n for n in others if holds_a_fact(bare, abstracts[n - 1])], None
+                # the papers whose facts it states; with no number or name, those whose words it uses
+                cites, reason = cites + ([n for n in others if holds_a_fact(bare, abstracts[n - 1])] or others), None
         reason = reason or described_elsewhere(bare, question, rare, cites, rare_held)
         checks.append(Check(bare, [] if reason else cites, reason, restates))
         if not reason:
@@ -309,11 +310,12 @@ def holds_a_fact(sentence: str, abstract: str) -> bool:
     return any(occurs(fact, abstract) for fact in numbers(sentence) + names(sentence))
 
 
-# "The excerpts report that X …", "According to the excerpts, X …", "According to [1], X" (markers stripped:
-# "According to, X"), "Yes, [1] indicates that X": the answer is X (after a yes or no); the sources are its markers.
-_PREAMBLE = re.compile(r"^((?:yes|no),?\s+)?(?:(?:the\s+(?:excerpts?|sources?)\s+)?(?:report|state|say|show|mention|"
-                       r"indicate)s?\s+that|according\s+to(?:\s+the\s+(?:excerpts?|sources?)|(?:\s+and)?)\s*,)\s+",
-                       re.IGNORECASE)
+# "The excerpts report that X …", "The excerpts report X" (asked prompts.OPTION_QUESTION), "According to the
+# excerpts, X …", "According to [1], X" (markers stripped: "According to, X"), "Yes, [1] indicates that X": the
+# answer is X (after a yes or no); the sources are its markers.
+_SAYS = r"(?:report|state|say|show|mention|indicate)s?"
+_PREAMBLE = re.compile(rf"^((?:yes|no),?\s+)?(?:the\s+(?:excerpts?|sources?)\s+{_SAYS}(?:\s+that)?|{_SAYS}\s+that|"
+                       r"according\s+to(?:\s+the\s+(?:excerpts?|sources?)|(?:\s+and)?)\s*,)\s+", re.IGNORECASE)
 
 
 def without_preamble(sentence: str) -> str:

@@ -209,7 +209,7 @@ class Pipeline:
                             cited.dropped_markers, not cited.citations, raw,
                             reason=reason if cited.citations else "no candidate paper was judged to match")
         else:
-            answer = self._checked(question, raw, retrieval, sources, abstracts, timings, parts=bool(options))
+            answer = self._checked(question, raw, retrieval, sources, abstracts, timings, options)
             if unsure:
                 answer.reason = "; ".join(filter(None, [
                     f"the model started to refuse, unsure (P {unsure[0]:.2f} < refusal_confidence "
@@ -228,20 +228,23 @@ class Pipeline:
         abstracts = self.index.abstracts([p.paper_id for p in retrieval.papers + [o.paper for o in options or []]])
         if options:
             sources = [paper for o in options for paper in select_evidence(
-                o.question, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
+                o.asked_as, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
             if len(sources) == len(options):
                 return options, sources, abstracts
         return None, select_evidence(question, retrieval.query_vec, retrieval.papers, abstracts, self.embedder,
                                      budget, self.settings.evidence_rank_step), abstracts
 
     def _checked(self, question: str, raw: str, retrieval: Retrieval, sources: list[RetrievedPaper],
-                 abstracts: dict[str, str], timings: Timings, parts: bool = False) -> Answer:
-        """The model's answer after the claim checks; else a quoted evidence sentence; else the refusal. `parts`:
-        the answer has one line per option of a choice question, and a line that refuses leaves the others."""
+                 abstracts: dict[str, str], timings: Timings, options: list[Option] | None = None) -> Answer:
+        """The model's answer after the claim checks; else a quoted evidence sentence; else the refusal. `options`:
+        a choice question's, whose answer has one line per option (a line that refuses leaves the others) and whose
+        names each belong to one option's paper ("tested on llama-2, or the lambda-shaped mask?")."""
         papers = retrieval.papers
         texts = [abstracts.get(p.paper_id, p.text) for p in sources]
-        lacking = missing_names(question, sources, texts)
-        answered = "\n".join(line for line in raw.splitlines() if not is_refusal(line)) if parts else raw
+        lacking = {n: found for n, (option, source, text) in enumerate(zip(options, sources, texts), start=1)
+                   if (found := missing_names(option.question, [source], [text]).get(1))
+                   } if options else missing_names(question, sources, texts)
+        answered = "\n".join(line for line in raw.splitlines() if not is_refusal(line)) if options else raw
         if not answered.strip() or is_refusal(answered):
             checks, reason = [], "the model found no answer in the excerpts"
         else:
@@ -327,7 +330,7 @@ class Pipeline:
             part = Usage()
             if n > 1:
                 yield "\n"
-            messages = build_messages(option.question, [source], n)
+            messages = build_messages(option.asked_as, [source], n)
             yield from self.load_llm().stream(messages, self.settings.max_answer_tokens, part)
             usage.prompt_tokens += part.prompt_tokens
             usage.completion_tokens += part.completion_tokens

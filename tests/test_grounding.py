@@ -232,6 +232,11 @@ def test_a_preamble_is_not_a_claim_the_source_must_hold():
                      "on synthetic interleaved data?", [paper])
     assert [c.dropped for c in verified.checks] == [None]
     assert verified.text == "The 7B Large Concept Model was trained on about 2.7T tokens [1]."
+    # asked "… — what do the excerpts report for X?", the model echoes it without "that"
+    verified = check("The excerpts report a training set of about 2.7T tokens for the 7B Large Concept Model.",
+                     "Which was pre-trained on more tokens — what do the excerpts report for 7B Large Concept Model?",
+                     [paper])
+    assert verified.text == "A training set of about 2.7T tokens for the 7B Large Concept Model [1]."
 
 
 def test_a_marker_as_subject_leaves_no_verb_without_its_subject():
