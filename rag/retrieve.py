@@ -1,5 +1,6 @@
 """Hybrid retrieval: BM25 and dense passages fused by reciprocal rank fusion, grouped by paper; the papers found
-are then reranked with the paper embedder's ranking of their whole abstracts, fused the same way."""
+are then reranked with the paper embedder's ranking of their whole abstracts, fused the same way (when it is on),
+and the first few by how many of the question's words their whole abstracts hold."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rag.embeddings import Embedder
 from rag.errors import UserError
 from rag.index import Index
 from rag.settings import Settings
+from rag.text import content_terms
 
 Mode = Literal["hybrid", "bm25", "dense"]
 
@@ -137,8 +139,21 @@ class Retriever:
                                           float(chunk.embedding @ query_vec), fused[cid]))
         ranked = sorted(papers.values(), key=lambda p: p.fused, reverse=True)
         if mode == "hybrid":
-            ranked = self.rerank_papers(query, ranked)
+            ranked = self.rerank_by_words(query, self.rerank_papers(query, ranked))
         return Retrieval(query, ranked[:k], (time.perf_counter() - start) * 1000, query_vec)
+
+    def rerank_by_words(self, query: str, ranked: list[RetrievedPaper]) -> list[RetrievedPaper]:
+        """The first `word_rerank` papers reordered by how many of the query's content words their whole abstract
+        holds; equals keep their order. A described paper's words are spread over its abstract, while the best
+        passages may be another paper's that repeats a few of them ("draft", "LLM"). Dev paper hit@1: factoid
+        64 → 67 of 69, paraphrase 35 → 43 of 49 at 3 (2: 41, 5: 42); none lost."""
+        top = ranked[:self.settings.word_rerank]
+        if len(top) < 2:
+            return ranked
+        terms = content_terms(query)
+        abstracts = self.index.abstracts([p.paper_id for p in top])
+        held = {p.paper_id: len(terms & content_terms(abstracts.get(p.paper_id, p.text))) for p in top}
+        return sorted(top, key=lambda p: held[p.paper_id], reverse=True) + ranked[len(top):]
 
     def rerank_papers(self, query: str, ranked: list[RetrievedPaper]) -> list[RetrievedPaper]:
         """Fuse the passages' ranking of the papers with the paper embedder's ranking of their whole abstracts

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
                                      "retrieved papers by their whole abstracts, fused with the passages' ranking "
                                      "(0: off, and ingest makes no paper vectors; 2 was best on the dev split; needs "
                                      "`make paper-model`)")
+    word_rerank: int = Field(3, ge=0, description="the first this many papers are reordered by how many of the "
+                             "question's content words their whole abstract holds (0 or 1: off)")
 
     # Prompt and generation
     evidence_tokens: int = Field(350, gt=0, description="budget of evidence tokens in the prompt (~4 chars each)")

@@ -162,6 +162,16 @@ def test_a_choice_question_gets_each_options_figure_from_its_own_paper(real_pipe
     assert "2.7x" in answer.text and "2x" in answer.text.replace("2.7x", "")
 
 
+def test_two_described_papers_compared_are_each_read_for_their_figure(real_pipeline):
+    # "A vs B" with no name: each description finds its paper (the draft-model one is Chimera, not the other
+    # decoding paper that says "draft" more often), and each figure comes from its own paper.
+    answer = real_pipeline.ask("the decoding method that keeps recycling candidate tokens vs the one whose "
+                               "lightweight draft model captures short-range dependencies: which is faster? give "
+                               "both numbers")
+    assert [c.title.split(":")[0] for c in answer.citations] == ["Turning Trash into Treasure", "Chimera"]
+    assert "2.7x" in answer.text and "2x" in answer.text.replace("2.7x", "")
+
+
 def test_what_two_papers_both_use_is_read_from_each_paper(real_pipeline):
     answer = real_pipeline.ask("OWSM-CTC and Denoising LM are both about speech recognition - what decoding/training "
                                "criterion appears in both?")

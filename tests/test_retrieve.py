@@ -1,5 +1,7 @@
 from rag.retrieve import rrf
 
+from conftest import source
+
 PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
 
 
@@ -18,6 +20,22 @@ def test_papers_are_grouped_and_ranked(fake_pipeline):
     for paper in retrieval.papers:
         fused = [p.fused for p in paper.passages]
         assert fused == sorted(fused, reverse=True)
+
+
+def test_the_first_papers_are_reordered_by_how_many_question_words_their_abstract_holds(fake_pipeline):
+    # The first paper's passages say "draft" and "LLM" often; only the second's abstract holds the description.
+    other = source("Adaptive Draft-Verification", "We draft with a tri-gram matrix LLM representation.")
+    chimera = source("Chimera", "We introduce a lightweight draft model that captures short-range dependencies and "
+                                "reuses the original LLM's representations.")
+    third = source("MaskLLM", "Lightweight draft model short-range dependencies original representations.")
+    retriever = fake_pipeline.retriever
+    retriever.index.abstracts = lambda ids: {p.paper_id: p.text for p in (other, chimera, third)}
+    retriever.settings.word_rerank = 2  # the third paper is beyond the reordered ones
+    question = "the one with a lightweight draft model capturing short-range dependencies"
+    assert retriever.rerank_by_words(question, [other, chimera, third]) == [chimera, other, third]
+    assert retriever.rerank_by_words("draft LLM representation", [other, chimera, third]) == [other, chimera, third]
+    retriever.settings.word_rerank = 0
+    assert retriever.rerank_by_words(question, [other, chimera, third]) == [other, chimera, third]
 
 
 def test_real_retrieval_on_the_seed_finds_the_pruning_papers(real_pipeline):
