@@ -58,8 +58,8 @@ class Choice:
 class Option:
     text: str  # "Chimera"
     question: str  # what its paper is asked
-    asked_as: str  # the question as the prompt puts it, a description replaced by the paper's name; it ranks the
-    query_vec: np.ndarray  # paper's sentences for the prompt, with this embedding
+    asked_as: str  # the question as the prompt puts it: a description replaced by the paper's name
+    query_vec: np.ndarray  # asked_as's embedding: it ranks the paper's sentences for the prompt
     paper: RetrievedPaper
 
 
@@ -177,4 +177,3 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
             asked_as = question.replace(text, paper.title.split(":")[0].strip())
         options.append(Option(text, question, asked_as, retriever.embedder.embed([asked_as])[0], paper))
     return options if len({o.paper.paper_id for o in options}) == len(options) else None
-
