@@ -177,11 +177,14 @@ class Pipeline:
             None, papers, {})
         yield Sources(retrieval, sources)
         timings = Timings(retrieve_ms=retrieval.ms)
+        # the gate reads the passages' own first paper: reordering papers by their abstracts' words says nothing of
+        # how near the question any passage is ("which of these papers are surveys …?" was refused at 0.298)
+        top = max(papers, key=lambda p: p.fused, default=None)
         unsupported = "" if retrieval_only else (
             ("no paper passes the filters" if filters and filters.where() else "no paper matches the question")
             if not sources else
-            f"the best passage's similarity {papers[0].score:.2f} is below min_score {self.settings.min_score}"
-            if gated and papers[0].score < self.settings.min_score and not (listing and self.index.named_by_few(
+            f"the best passage's similarity {top.score:.2f} is below min_score {self.settings.min_score}"
+            if gated and top.score < self.settings.min_score and not (listing and self.index.named_by_few(
                 proper_names(question, papers), self.settings.named_share)) else "")
         if retrieval_only or unsupported:
             timings.total_s = time.perf_counter() - start

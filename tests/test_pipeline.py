@@ -83,6 +83,18 @@ def test_low_retrieval_score_refuses_without_the_llm(fake_pipeline):
     assert answer.abstained and answer.text == prompts.REFUSAL and fake_pipeline.llm.calls == []
 
 
+def test_the_similarity_gate_reads_the_passages_first_paper_not_the_word_reordered_one(fake_pipeline):
+    question = "how do they prune Llama?"
+    fake_pipeline.settings.word_rerank = 0
+    fused_first = fake_pipeline.retrieve(question).papers[0]
+    fake_pipeline.settings.min_score = fused_first.score  # it passes; the last paper's best passage is below it
+    k = fake_pipeline.settings.k
+    fake_pipeline.retriever.rerank_by_words = lambda query, ranked: ranked[:k][::-1] + ranked[k:]
+    assert fake_pipeline.retrieve(question).papers[0].score < fused_first.score
+    answer = fake_pipeline.ask(question)
+    assert "min_score" not in answer.reason and fake_pipeline.llm.calls
+
+
 def test_a_list_of_papers_naming_a_specific_thing_is_judged_whatever_the_similarity(fake_pipeline):
     fake_pipeline.settings.min_score = 0.99
     hedged = "Which papers actually run experiments with LLaMA (not just mention it or compare against it)?"
