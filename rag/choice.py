@@ -27,13 +27,18 @@ _CHOICE = re.compile(r"^\W*(?P<asked>(?:which|who)\b.+?)\s*(?::|\s[\u2014\u2013-
 _SEPARATOR = r"(?::|\s[\u2014\u2013-]\s)"
 _ASKS = r"(?:what|which|how|who|where|when)\b"
 _PREPOSITION = r"(?:by|in|from|on|of|for|to|with)"
-# "A vs B", "A versus B"; "Comparing A with B", "compare A and B".
+# "A vs B", "A versus B"; "Comparing A with B", "compare A and B" (the first joiner of these found, in this order:
+# "the method that maps X to Y with the one that …").
 _VERSUS = re.compile(r"\s+(?:vs\.?|versus)\s+", re.IGNORECASE)
 _COMPARING = re.compile(r"^compar(?:e|ing)\s+(?P<pair>.+)$", re.IGNORECASE | re.DOTALL)
-# What a comparison's parts are split at: a colon, a dash, or the end of a sentence.
-_PARTS = re.compile(r"\s*(?::|(?<=[.?!;])\s|\s[\u2014\u2013-]\s)\s*")
-# An option that opens with a preposition or "e.g." is a use or a setting, not a paper.
-_NOT_A_PAPER = rf"(?:{_PREPOSITION}|e\.g\.|i\.e\.)\s"
+_COMPARE_JOINERS = (r"\s+with\s+", r"\s+against\s+", r"\s+to\s+", r"\s+and\s+")
+# What a comparison's parts are split at: a colon or a dash between words, or the end of a sentence (not "vs.",
+# "et al.", "e.g.", "i.e.").
+_PARTS = re.compile(r"\s*(?::\s|(?<=[?!;])\s|(?<![Vv]s\.)(?<!al\.)(?<!\.[eg]\.)(?<=\.)\s|\s[\u2014\u2013-]\s)\s*")
+# An option that opens with a preposition, "e.g." or an asking word is a use, a setting or a question, not a paper:
+# "e.g. for telling sizes apart vs for telling a hippo from an elephant", "What is the trade-off between accuracy vs
+# latency?".
+_NOT_A_PAPER = rf"(?:{_PREPOSITION}|e\.g\.|i\.e\.|{_ASKS})\s"
 # "… in each case?", "how many languages each?": what asks for both, said of one option.
 _EACH = re.compile(r",?\s+(?:(?:in|for)\s+)?(?:each(?:\s+(?:case|one|paper))?|both|of\s+the\s+two)\s*\?*$",
                    re.IGNORECASE)
@@ -57,7 +62,7 @@ class Choice:
 @dataclass(frozen=True)
 class Option:
     text: str  # "Chimera"
-    question: str  # what its paper is asked
+    question: str  # what its paper is asked, in the user's words: the checks look for its names in the paper
     asked_as: str  # the question as the prompt puts it: a description replaced by the paper's name
     query_vec: np.ndarray  # asked_as's embedding: it ranks the paper's sentences for the prompt
     paper: RetrievedPaper
@@ -66,21 +71,20 @@ class Option:
 def choice(question: str) -> Choice | None:
     """The two papers a question asks about ("A or B", "both A and B", "A vs B") with each one's question, or None."""
     question = question.strip()
-    # "Which is faster: A or B? Give both numbers.": the choice is the first question; the rest asks for no more.
-    first_question = re.match(r"[^?]+\?", question)
-    if match := _CHOICE.match(first_question.group(0) if first_question else question):
+    # "Which is faster: A or B? Give both numbers.": the choice is the first question when the rest asks no other
+    # ("… or B? And how much memory does each use?" is not one choice).
+    first, rest = re.match(r"([^?]+\?)?(.*)$", question, re.DOTALL).groups()
+    if match := _CHOICE.match(first if first and not re.search(rf"\?|\b{_ASKS}", rest, re.IGNORECASE) else question):
         if " or " in match["first"].casefold():
             return None
         options = tuple(_without_article(match[name]) for name in ("first", "second"))
         return _asked_of_each(match["asked"].strip(), options) if all(options) else None
-    if found := _compared(question):
-        return found
-    if re.search(r"\bboth\b", question, re.IGNORECASE) is None:
-        return None
-    for pattern, build in ((_PAIR_FIRST, _asked_after), (_PAIR_INSIDE, _asked_around), (_PAIR_LAST, _asked_before)):
-        if (match := pattern.match(question)) and (found := build(match)):
-            return found
-    return None
+    if re.search(r"\bboth\b", question, re.IGNORECASE):
+        for pattern, build in ((_PAIR_FIRST, _asked_after), (_PAIR_INSIDE, _asked_around),
+                               (_PAIR_LAST, _asked_before)):
+            if (match := pattern.match(question)) and (found := build(match)):
+                return found
+    return _compared(question)
 
 
 def _compared(question: str) -> Choice | None:
@@ -89,16 +93,16 @@ def _compared(question: str) -> Choice | None:
     parts = [p for p in _PARTS.split(question) if p.strip(" ?.")]
     for n, part in enumerate(parts):
         comparing = _COMPARING.match(part)
-        pair = _VERSUS.split(part) if _VERSUS.search(part) else (
-            _split_pair(comparing["pair"], r"\s+(?:with|to|against|and)\s+") if comparing else None)
+        pair_text = comparing["pair"] if comparing else part
+        pair = _VERSUS.split(pair_text) if _VERSUS.search(pair_text) else next(
+            (found for joiner in _COMPARE_JOINERS if (found := _split_pair(pair_text, joiner))), None
+        ) if comparing else None
         if pair is None or len(pair) != 2:
             continue
         rest = parts[:n] + parts[n + 1:]
         asking = [p for p in rest if re.match(_ASKS, p, re.IGNORECASE)] or rest
         asked = _EACH.sub("", " — ".join(p.strip(" ?") for p in asking)).strip()
-        options = tuple(_without_article(re.sub(r"^compar(?:e|ing)\s+", "", o.strip(" ?."), flags=re.IGNORECASE))
-                        for o in pair)
-        # "e.g. for telling sizes apart, vs for telling a hippo from an elephant": two uses, not two papers
+        options = tuple(_without_article(o.strip(" ?.")) for o in pair)
         if not asked or not all(options) or any(re.match(_NOT_A_PAPER, o, re.IGNORECASE) for o in options):
             return None
         return _asked_of_each(asked, options)
@@ -139,7 +143,7 @@ def _asked_before(match: re.Match) -> Choice | None:
 def _split_pair(text: str, joiner: str = r"\s+and\s+") -> tuple[str, str] | None:
     """"A, and B" or "A and B" (at the first `joiner` outside brackets: a description may hold its own "and"), each
     without a leading preposition or article: ("the work on X", "the work that adds Y")."""
-    parts = re.split(r",\s+and\s+", text, maxsplit=1)
+    parts = re.split(r",\s+and\s+", text, maxsplit=1) if joiner == r"\s+and\s+" else [text]
     if len(parts) == 1:
         depth = 0
         for found in re.finditer(rf"[()]|{joiner}", text):
@@ -174,6 +178,7 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
             # report for the one whose draft model captures short-range dependencies?", the evidence was the
             # sentences that repeat the description, and the model repeated it too. A number stays: "the 7B Large
             # Concept Model" is one of the paper's models, and the paper's name alone got another one's figure.
+            # (Names do not: "LLM", "MT" or "AST" describe as often as they qualify; dev w15 and v14 need the name.)
             asked_as = question.replace(text, paper.title.split(":")[0].strip())
         options.append(Option(text, question, asked_as, retriever.embedder.embed([asked_as])[0], paper))
     return options if len({o.paper.paper_id for o in options}) == len(options) else None

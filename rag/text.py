@@ -67,13 +67,14 @@ def marker_numbers(text: str) -> list[int]:
     return [int(n) for m in MARKER.finditer(text) for n in re.findall(r"\d+", m.group(1))]
 
 
-# "The report by [1] states …", "as shown in [2]": a preposition whose object is a marker goes with it.
-_MARKER_OBJECT = re.compile(r"\s+(?:by|in|from)(?=\s*\[\s*(?:sources?\s*)?\d)", re.IGNORECASE)
+# "The report by [1] states …", "as reported by [2]": "by" whose object is a marker goes with it ("in [1]" may carry
+# meaning: "larger than in [2]").
+_MARKER_OBJECT = re.compile(r"\s+by(?=\s*\[\s*(?:sources?\s*)?\d)", re.IGNORECASE)
 
 
 def strip_markers(text: str) -> str:
-    """The text without [n] markers (and a preposition they are the object of), and without the space they leave
-    before punctuation."""
+    """The text without [n] markers (and a "by" they are the object of), and without the space they leave before
+    punctuation."""
     text = MARKER.sub("", _MARKER_OBJECT.sub("", text))
     return re.sub(r" {2,}", " ", re.sub(r"\s+([.,;:!?])", r"\1", text)).strip()
 

@@ -30,6 +30,13 @@ from fakes import ScriptedLLM
     ("compare Chimera and Medusa: which is faster?", "which is faster", ("Chimera", "Medusa")),
     ("the decoding method that recycles tokens vs the pruning recipe: which is faster?", "which is faster",
      ("decoding method that recycles tokens", "pruning recipe")),
+    # a colon inside words, "vs." and "et al." split nothing
+    ("MaskLLM vs. the Smith et al. method: which gets better 2:4 sparsity?", "which gets better 2:4 sparsity",
+     ("MaskLLM", "Smith et al. method")),
+    # "Compare A with B": "with" before "to", and a description's own ", and" stays whole
+    ("Compare the method that maps embeddings to other languages with the one that drafts, verifies, and recycles: "
+     "which is faster?", "which is faster",
+     ("method that maps embeddings to other languages", "one that drafts, verifies, and recycles")),
 ])
 def test_choice_questions_are_split_into_what_is_asked_and_two_options(question, asked, options):
     found = choice(question)
@@ -38,6 +45,10 @@ def test_choice_questions_are_split_into_what_is_asked_and_two_options(question,
 
 
 @pytest.mark.parametrize("question, questions", [
+    # "both" comes first: a "vs" in what is asked is no pair
+    ("OWSM-CTC and Denoising LM are both about speech - what accuracy vs size trade-off appears in both?",
+     ("what accuracy vs size trade-off appears in OWSM-CTC?", "what accuracy vs size trade-off appears in Denoising "
+                                                              "LM?")),
     ("Which retrieval benchmark do NV-Embed and Mistral-SPLADE both report results on?",
      ("Which retrieval benchmark do NV-Embed report results on?",
       "Which retrieval benchmark do Mistral-SPLADE report results on?")),
@@ -62,9 +73,10 @@ def test_what_two_papers_both_do_is_asked_of_each_paper(question, questions):
                                       "Is there a model that handles both speech and text?",
                                       "Are both papers about speech?", "Chimera vs Medusa?",
                                       "how does LoRA compare to full fine-tuning?", "compare Chimera and Medusa",
-                                      "does it matter? e.g. for telling sizes apart, vs telling a hippo from an "
-                                      "elephant?", "does it matter for telling sizes apart vs for telling a hippo "
-                                      "from an elephant?"])
+                                      "e.g. for telling sizes apart vs for telling a hippo from an elephant: "
+                                      "which encoder is better?",
+                                      "What is the trade-off between accuracy vs latency for pruned models? Explain.",
+                                      "Which is faster: Chimera or Medusa? And how much memory does each use?"])
 def test_other_questions_are_not_choices(question):
     assert choice(question) is None
 
@@ -97,6 +109,7 @@ def test_a_described_option_is_asked_by_its_papers_name(fake_pipeline):
                       "outlier weights and stores them in higher precision?")
     assert fake_pipeline.llm.calls[1][-1]["content"].endswith("report for 3-bit method that isolates outlier "
                                                               "weights and stores them in higher precision?")
+
 
 
 def test_an_option_the_model_cannot_answer_leaves_the_other(fake_pipeline):
