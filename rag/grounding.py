@@ -100,7 +100,11 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
     checks: list[Check] = []
     kept: list[str] = []
     dropped_markers = 0
+    line_starts = {found[0] for line in answer.splitlines() if (found := sentences(line))}
+    subject: list[int] = []  # the sources the last kept sentence of this line cites: what "It" refers to
     for sentence in sentences(answer):
+        if sentence in line_starts:  # a choice question's lines each answer of their own paper
+            subject = []
         marked = marker_numbers(sentence)
         dropped_markers += sum(not 1 <= n <= len(sources) for n in marked)
         bare = without_preamble(strip_markers(sentence))  # "The excerpts report that" claims nothing
@@ -128,12 +132,30 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
             if others and missing_fact(bare, cites + others, abstracts, question) is None:
                 # the papers whose facts it states; with no number or name, those whose words it uses
                 cites, reason = cites + ([n for n in others if holds_a_fact(bare, abstracts[n - 1])] or others), None
-        reason = reason or described_elsewhere(bare, question, rare, cites, rare_held)
+        reason = reason or described_elsewhere(bare, question, rare, cites, rare_held) or other_subject(
+            bare, cites, subject)
         checks.append(Check(bare, [] if reason else cites, reason, restates))
         if not reason:
             kept.append(with_markers(bare, cites))
+            subject = cites
     cited = resolve(" ".join(kept), sources)
     return Verified(cited.text, cited.citations, checks, dropped_markers)
+
+
+# "It was evaluated on …", "Its accuracy …", "This model …": the subject is the previous sentence's.
+_PRONOUN_SUBJECT = re.compile(r"^(?:(?:yes|no),?\s+)?(it|its|they|their|this\s+(?:model|method|paper|approach|work|"
+                              r"system))\b", re.IGNORECASE)
+
+
+def other_subject(sentence: str, cites: list[int], subject: list[int]) -> str | None:
+    """For a sentence whose subject is a pronoun, citing none of the sources the sentence before it cites, a reason:
+    "Yes, LSLM listens while speaking [1]. It was evaluated on universal speech benchmarks [2]." gives [2]'s
+    evaluation to [1]'s model."""
+    pronoun = _PRONOUN_SUBJECT.match(sentence)
+    if not pronoun or not subject or set(cites) & set(subject):
+        return None
+    return (f"its \"{pronoun.group(1)}\" is {''.join(f'[{n}]' for n in subject)}'s subject, but the sentence cites "
+            f"{''.join(f'[{n}]' for n in cites)}")
 
 
 def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question: str) -> str | None:

@@ -378,3 +378,24 @@ def test_a_who_question_is_answered_by_a_name_not_by_the_papers_title():
         "the question asks who; the answer names none")
     assert names_nothing("who wrote it? (about MUSE)", "It was written by Weijia Shi and others [1].", [title]) is None
     assert names_nothing("what does it study?", answer, [title]) is None
+
+
+LSLM = source("Language Model Can Listen While Speaking",
+              "We propose the listening-while-speaking language model (LSLM), which detects turn-taking in real time.")
+WAVLLM = source("WavLLM: Towards Robust and Adaptive Speech Large Language Model",
+                "WavLLM is evaluated on universal speech benchmarks and specialized datasets.")
+
+
+def test_a_pronoun_subject_citing_another_paper_than_the_sentence_before_is_dropped():
+    question = "is there a voice model that listens while it talks? how was it evaluated?"
+    verified = check("Yes, LSLM listens while speaking [1]. It was evaluated on universal speech benchmarks [2].",
+                     question, [LSLM, WAVLLM])
+    assert [c.dropped for c in verified.checks] == [None, "its \"It\" is [1]'s subject, but the sentence cites [2]"]
+    assert verified.text == "Yes, LSLM listens while speaking [1]."
+    # the same paper's pronoun stays; so does a line of its own (a choice question's answer has one per paper)
+    verified = check("WavLLM is evaluated on speech benchmarks [2]. It is evaluated on specialized datasets [2].",
+                     "how was WavLLM evaluated?", [LSLM, WAVLLM])
+    assert [c.dropped for c in verified.checks] == [None, None]
+    verified = check("LSLM detects turn-taking in real time [1].\nIt is evaluated on universal speech benchmarks [2].",
+                     "which is evaluated on benchmarks: LSLM or WavLLM?", [LSLM, WAVLLM])
+    assert [c.dropped for c in verified.checks] == [None, None]

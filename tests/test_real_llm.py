@@ -1,6 +1,7 @@
 """Through the real models: the shipped GGUF in llama.cpp, sentence-transformers and Chroma."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -170,6 +171,17 @@ def test_two_described_papers_compared_are_each_read_for_their_figure(real_pipel
                                "both numbers")
     assert [c.title.split(":")[0] for c in answer.citations] == ["Turning Trash into Treasure", "Chimera"]
     assert "2.7x" in answer.text and "2x" in answer.text.replace("2.7x", "")
+
+
+def test_it_in_an_answer_is_never_given_another_papers_facts(real_pipeline):
+    # The model wrote "Yes, … LSLM … [1]. It was evaluated on universal speech benchmarks …", which is WavLLM's.
+    answer = real_pipeline.ask("is there a voice assistant model that keeps listening while it talks, so you can "
+                               "interrupt it? how was it evaluated?")
+    assert answer.citations[0].title == "Language Model Can Listen While Speaking"
+    kept = [c for c in answer.checks if not c.dropped]
+    for before, after in zip(kept, kept[1:]):
+        if re.match(r"(it|its|they|their)\b", after.sentence, re.IGNORECASE):
+            assert set(before.cites) & set(after.cites), answer.checks
 
 
 def test_what_two_papers_both_use_is_read_from_each_paper(real_pipeline):
