@@ -95,6 +95,12 @@ def test_the_similarity_gate_reads_the_passages_first_paper_not_the_word_reorder
     assert "min_score" not in answer.reason and fake_pipeline.llm.calls
 
 
+def test_a_question_that_names_a_paper_is_answered_whatever_the_similarity(fake_pipeline):
+    fake_pipeline.settings.min_score = 0.99
+    answer = fake_pipeline.ask("which models was MaskLLM tested on?")
+    assert "min_score" not in answer.reason and fake_pipeline.llm.calls
+
+
 def test_a_list_of_papers_naming_a_specific_thing_is_judged_whatever_the_similarity(fake_pipeline):
     fake_pipeline.settings.min_score = 0.99
     hedged = "Which papers actually run experiments with LLaMA (not just mention it or compare against it)?"
