@@ -170,10 +170,11 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
     options = []
     for text, question in zip(asked.options, asked.questions):
         found = retriever.search(text, 1, papers=scope, filters=filters).papers
-        if not found or not (occurs(text, found[0].title) or len(content_terms(text)) >= DESCRIPTION_TERMS):
+        named = bool(found) and occurs(text, found[0].title)
+        if not found or not (named or len(content_terms(text)) >= DESCRIPTION_TERMS):
             return None
         paper, asked_as = found[0], question
-        if not occurs(text, paper.title) and not numbers(text):
+        if not named and not numbers(text):
             # The description found the paper; the prompt names it. Asked "which is faster — what do the excerpts
             # report for the one whose draft model captures short-range dependencies?", the evidence was the
             # sentences that repeat the description, and the model repeated it too. A number stays: "the 7B Large

@@ -12,7 +12,7 @@ what it claims, and dropped with its reason otherwise.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence, Set as AbstractSet
+from collections.abc import Iterable, Sequence, Set as AbstractSet
 from dataclasses import dataclass
 
 from rag.cite import Citation, resolve
@@ -154,8 +154,7 @@ def other_subject(sentence: str, cites: list[int], subject: list[int]) -> str | 
     pronoun = _PRONOUN_SUBJECT.match(sentence)
     if not pronoun or not subject or set(cites) & set(subject):
         return None
-    return (f"its \"{pronoun.group(1)}\" is {''.join(f'[{n}]' for n in subject)}'s subject, but the sentence cites "
-            f"{''.join(f'[{n}]' for n in cites)}")
+    return f"its \"{pronoun.group(1)}\" is {bracketed(subject)}'s subject, but the sentence cites {bracketed(cites)}"
 
 
 def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question: str) -> str | None:
@@ -166,7 +165,7 @@ def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question
     may not (BLEU)."""
     cited = "\n".join(abstracts[n - 1] for n in cites)
     support = without_urls(cited)  # a name or number inside a web address states nothing
-    where = "".join(f"[{n}]" for n in cites)
+    where = bracketed(cites)
     in_source = urls(cited)
     if unsupported := [url for url in urls(sentence) if url not in in_source]:
         return f"{unsupported[0]} is not in {where}"
@@ -196,12 +195,12 @@ def described_elsewhere(sentence: str, question: str, rare: AbstractSet[str], ci
     restated = rare & word_terms(sentence)
     if not cites or not restated or any(restated & rare_held[n - 1] for n in cites):  # citing none, it gives nothing
         return None
-    holders = "".join(f"[{n}]" for n, held in enumerate(rare_held, start=1) if restated & held)
+    holders = bracketed(n for n, held in enumerate(rare_held, start=1) if restated & held)
     if not holders:
         return None
     words = [w for w in dict.fromkeys(re.findall(r"[\w-]+", question)) if word_terms(w) & restated]
     verb = "describes" if len(words) == 1 else "describe"
-    return f"the question's {', '.join(words)} {verb} {holders}, not {''.join(f'[{n}]' for n in cites)}"
+    return f"the question's {', '.join(words)} {verb} {holders}, not {bracketed(cites)}"
 
 
 def said_of_others(number: str, sentence: str, support: str, abstracts: list[str]) -> list[str]:
@@ -316,7 +315,7 @@ def lacks_names(lacking: dict[int, list[str]], cited: list[int]) -> str:
     for n in dict.fromkeys(cited):
         for name in lacking.get(n, []):
             where.setdefault(name, []).append(n)
-    return "; ".join(f"the question names {name}, which {''.join(f'[{n}]' for n in ns)} never "
+    return "; ".join(f"the question names {name}, which {bracketed(ns)} never "
                      f"mention{'s' if len(ns) == 1 else ''}" for name, ns in where.items())
 
 
@@ -350,7 +349,12 @@ def without_preamble(sentence: str) -> str:
     return yes_no + rest if yes_no else rest[:1].upper() + rest[1:]
 
 
+def bracketed(numbers_of_sources: Iterable[int]) -> str:
+    """Source numbers as citation markers: "[1][3]"."""
+    return "".join(f"[{n}]" for n in numbers_of_sources)
+
+
 def with_markers(sentence: str, cites: list[int]) -> str:
-    markers = "".join(f"[{n}]" for n in cites)
+    markers = bracketed(cites)
     end = sentence[-1] if sentence[-1] in ".!?" else ""
     return f"{sentence[:len(sentence) - len(end)].rstrip()} {markers}{end}"
