@@ -52,6 +52,15 @@ _PAIR_LAST = re.compile(rf"^\W*(?P<head>{_ASKS}.+?)\s+both\s+(?P<pair>.+?)\s*\?*
 _PAIR_INSIDE = re.compile(rf"^\W*(?P<head>{_ASKS}.*?\b(?:do|does|did|are|were|is|was|have|has))\s+(?P<pair>.+?)\s+"
                           r"both\s+(?P<tail>[^?]+?)\s*\?*\s*$", re.IGNORECASE | re.DOTALL)
 
+# "how many languages does each use", "what size does each one fit": the option in place of "each".
+_EACH_ONE = re.compile(r"\beach(?!\s+other)(?:\s+(?:one|paper|model|method|of\s+them|of\s+the\s+two))?\b", re.IGNORECASE)
+# "the X, and the Y": two things a sentence names (not "one of them learns X and the other Y").
+_NAMED_PAIR = re.compile(r"^(?:the|a|an)\s.+?,?\s+and\s+(?:the|a|an)\s", re.IGNORECASE | re.DOTALL)
+# "which covers more low-resource languages", "which one has more parameters": a count, asked of each option.
+_MORE = re.compile(r"^which(?:\s+(?:one|paper|model|method))?\s+(?P<verb>[a-z]+s)\s+more\s+(?P<noun>.+?)"
+                   r"(?P<rest>\s+(?:against|than|in|on|for|to|from|across|over)\s.*)?$", re.IGNORECASE | re.DOTALL)
+_SIZE = re.compile(r"^which(?:\s+(?:one|model))?\s+is\s+(?:bigger|larger|smaller)$", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -64,7 +73,10 @@ class Option:
     text: str  # "Chimera"
     question: str  # what its paper is asked, in the user's words: the checks look for its names in the paper
     asked_as: str  # the question as the prompt puts it: a description replaced by the paper's name
-    query_vec: np.ndarray  # asked_as's embedding: it ranks the paper's sentences for the prompt
+    # What ranks the paper's sentences for the prompt: the question with "it" for the option ("how many languages
+    # does it use?"). The paper is chosen already; its name or description would pick the sentences that repeat them.
+    asked_of_it: str
+    query_vec: np.ndarray  # asked_of_it's embedding
     paper: RetrievedPaper
 
 
@@ -91,18 +103,26 @@ def _compared(question: str) -> Choice | None:
     """"compare coverage: A vs B. how many languages each?", "Comparing A with B — which is faster?": the part that
     holds the two options, and what the other parts ask ("how many languages" of each)."""
     parts = [p for p in _PARTS.split(question) if p.strip(" ?.")]
+    # "Two papers fit one GPU: A, and B. What model size does each fit?": the pair is a part that names two things,
+    # when another part asks something of each.
+    asks_each = any(re.match(_ASKS, p, re.IGNORECASE) and _EACH_ONE.search(p) for p in parts)
     for n, part in enumerate(parts):
         comparing = _COMPARING.match(part)
         pair_text = comparing["pair"] if comparing else part
-        pair = _VERSUS.split(pair_text) if _VERSUS.search(pair_text) else next(
-            (found for joiner in _COMPARE_JOINERS if (found := _split_pair(pair_text, joiner))), None
-        ) if comparing else None
+        if _VERSUS.search(pair_text):
+            pair = _VERSUS.split(pair_text)
+        elif comparing:
+            pair = next((found for joiner in _COMPARE_JOINERS if (found := _split_pair(pair_text, joiner))), None)
+        elif asks_each and _NAMED_PAIR.match(part):
+            pair = _split_pair(part.strip(" ?."))
+        else:
+            pair = None
         if pair is None or len(pair) != 2:
             continue
         rest = parts[:n] + parts[n + 1:]
         asking = [p for p in rest if re.match(_ASKS, p, re.IGNORECASE)] or rest
         asked = _EACH.sub("", " — ".join(p.strip(" ?") for p in asking)).strip()
-        options = tuple(_without_article(o.strip(" ?.")) for o in pair)
+        options = tuple(_without_article(o.strip(" ?.,")) for o in pair)
         if not asked or not all(options) or any(re.match(_NOT_A_PAPER, o, re.IGNORECASE) for o in options):
             return None
         return _asked_of_each(asked, options)
@@ -122,8 +142,23 @@ def _asked_after(match: re.Match) -> Choice | None:
 
 
 def _asked_of_each(asked: str, options: tuple[str, str]) -> Choice:
-    """"Which gives the larger speedup — what do the excerpts report for Chimera?": what is asked, of one option."""
-    return Choice(options, tuple(OPTION_QUESTION.format(asked=asked, option=o) for o in options))
+    """What is asked, of one option: "how many languages does each use": "how many languages does WECHSEL use?";
+    "which covers more languages": "how many languages does WECHSEL cover?"; else "Which gives the larger speedup —
+    what do the excerpts report for Chimera?". Asked "which covers more … — what do the excerpts report for X?", the
+    model compared X with MT models instead of counting."""
+    return Choice(options, tuple(_of_one(asked, o) for o in options))
+
+
+def _of_one(asked: str, option: str) -> str:
+    if _EACH_ONE.search(asked):
+        return _EACH_ONE.sub(lambda _: option, asked, count=1) + "?"
+    if more := _MORE.match(asked):
+        verb = more["verb"]
+        verb = "have" if verb.casefold() == "has" else verb[:-2] if re.search(r"(?:ch|sh|x|ss)es$", verb) else verb[:-1]
+        return f"how many {more['noun']} does {option} {verb}{more['rest'] or ''}?"
+    if _SIZE.match(asked):
+        return f"how large is {option}?"
+    return OPTION_QUESTION.format(asked=asked, option=option)
 
 
 def _asked_around(match: re.Match) -> Choice | None:
@@ -181,5 +216,6 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
             # Concept Model" is one of the paper's models, and the paper's name alone got another one's figure.
             # (Names do not: "LLM", "MT" or "AST" describe as often as they qualify; dev w15 and v14 need the name.)
             asked_as = question.replace(text, paper.title.split(":")[0].strip())
-        options.append(Option(text, question, asked_as, retriever.embedder.embed([asked_as])[0], paper))
+        asked_of_it = question.replace(text, "it")
+        options.append(Option(text, question, asked_as, asked_of_it, retriever.embedder.embed([asked_of_it])[0], paper))
     return options if len({o.paper.paper_id for o in options}) == len(options) else None

@@ -234,7 +234,7 @@ class Pipeline:
         abstracts = self.index.abstracts([p.paper_id for p in retrieval.papers + [o.paper for o in options or []]])
         if options:
             sources = [paper for o in options for paper in select_evidence(
-                o.asked_as, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
+                o.asked_of_it, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
             if len(sources) == len(options):
                 return options, sources, abstracts
         return None, select_evidence(question, retrieval.query_vec, retrieval.papers, abstracts, self.embedder,

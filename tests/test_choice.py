@@ -68,6 +68,28 @@ def test_what_two_papers_both_do_is_asked_of_each_paper(question, questions):
     assert choice(question).questions == questions
 
 
+@pytest.mark.parametrize("question, questions", [
+    # "each" is the option
+    ("compare language coverage: WECHSEL vs FOCUS. how many languages does each use?",
+     ("how many languages does WECHSEL use?", "how many languages does FOCUS use?")),
+    ("Two papers run on one consumer GPU: the sparse-quantized format, and the label-supervised finetuning. What model "
+     "size does each fit?", ("What model size does sparse-quantized format fit?",
+                             "What model size does label-supervised finetuning fit?")),
+    # "which covers more X" asks how many X each covers; "which is bigger", how large each is
+    ("which covers more low-resource languages: WECHSEL, or the approach that grafts an MT encoder into an LLM?",
+     ("how many low-resource languages does WECHSEL cover?",
+      "how many low-resource languages does approach that grafts an MT encoder into an LLM cover?")),
+    ("Which one has more parameters, Chimera or Medusa?",
+     ("how many parameters does Chimera have?", "how many parameters does Medusa have?")),
+    ("Which one pits more methods against each other: MUSE or ReAGent?",
+     ("how many methods does MUSE pit against each other?", "how many methods does ReAGent pit against each other?")),
+    ("Which is bigger: the telecom model series, or GEB? Give both sizes.",
+     ("how large is telecom model series?", "how large is GEB?")),
+])
+def test_what_is_asked_of_each_option_is_a_question_about_it(question, questions):
+    assert choice(question).questions == questions
+
+
 @pytest.mark.parametrize("question", ["which papers prune Llama or Mistral?", "What is MEXA?",
                                       "Did they use LoRA, or full fine-tuning?", "Is it faster: A or B?",
                                       "Is there a model that handles both speech and text?",
@@ -76,7 +98,12 @@ def test_what_two_papers_both_do_is_asked_of_each_paper(question, questions):
                                       "e.g. for telling sizes apart vs for telling a hippo from an elephant: "
                                       "which encoder is better?",
                                       "What is the trade-off between accuracy vs latency for pruned models? Explain.",
-                                      "Which is faster: Chimera or Medusa? And how much memory does each use?"])
+                                      "Which is faster: Chimera or Medusa? And how much memory does each use?",
+                                      # two things a sentence names are no pair unless each is asked about; "both"
+                                      # of "tunes both A and B" is no option
+                                      "The paper compares the encoder and the decoder. Which one is faster?",
+                                      "A paper trains a matrix between it and a frozen vision model. Which system, "
+                                      "one that tunes both its encoder and its decoder, did it beat?"])
 def test_other_questions_are_not_choices(question):
     assert choice(question) is None
 
@@ -110,6 +137,16 @@ def test_a_described_option_is_asked_by_its_papers_name(fake_pipeline):
     assert fake_pipeline.llm.calls[1][-1]["content"].endswith("report for 3-bit method that isolates outlier "
                                                               "weights and stores them in higher precision?")
 
+
+
+def test_an_options_excerpts_answer_what_is_asked_not_its_description(fake_pipeline):
+    # Ranked by the description, SpQR's excerpts were the sentence that repeats it ("isolating outlier weights …
+    # in higher precision"); by "how many bits does it use?", its sentences that state bits.
+    fake_pipeline.ask("compare MaskLLM with the method that isolates outlier weights and stores them in higher "
+                      "precision: how many bits does each use?")
+    spqr = fake_pipeline.llm.calls[1][-1]["content"]
+    assert spqr.endswith("Question: how many bits does SpQR use?")
+    assert "3-4 bits per parameter" in spqr and "isolating outlier weights" not in spqr
 
 
 def test_an_option_the_model_cannot_answer_leaves_the_other(fake_pipeline):

@@ -173,6 +173,16 @@ def test_two_described_papers_compared_are_each_read_for_their_figure(real_pipel
     assert "2.7x" in answer.text and "2x" in answer.text.replace("2.7x", "")
 
 
+def test_which_covers_more_is_answered_with_each_papers_count(real_pipeline):
+    # Asked "which covers more languages — what do the excerpts report for X?", the model compared the paper with
+    # MT models and gave no count; asked "how many languages does X cover?", it counts.
+    answer = real_pipeline.ask("which covers more languages: WECHSEL, or the paper that stacks an MT encoder into "
+                               "an LLM?")
+    assert [c.title.split(":")[0] for c in answer.citations] == ["WECHSEL", "Self-Distillation for Model Stacking "
+                                                                            "Unlocks Cross-Lingual NLU in 200+ Languages"]
+    assert "127" in answer.text and re.search(r"\b(?:four|4)\b", answer.text), answer.text
+
+
 def test_a_short_question_that_names_a_paper_is_answered_from_it(real_pipeline):
     # 0.17 from every passage: below min_score, it had been refused without the LLM (browser trial, session 23)
     answer = real_pipeline.ask("which models was Chimera tested on?")
