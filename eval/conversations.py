@@ -87,9 +87,6 @@ def summarize(conversations: list[dict], turns: list[dict]) -> dict:
             "first_token_p50": metrics.percentile(ttft, 50),
         }
 
-    def first_token(rows: list[dict]) -> float | None:
-        return metrics.percentile([r["first_token_s"] for r in rows if r["first_token_s"] is not None], 50)
-
     right = {c["id"]: all(t["correct"] for t in turns if t["conversation"] == c["id"]) for c in conversations}
     return {
         "first_turns": stats(first), "later_turns": stats(later),
@@ -98,8 +95,9 @@ def summarize(conversations: list[dict], turns: list[dict]) -> dict:
         "by_resolution": {how: stats([t for t in later if t["resolution"] == how])
                           for how in dict.fromkeys(t["resolution"] for t in later)},
         # First turns are mostly lists (fast); follow-ups mostly factoid: compare latency within a type.
-        "first_token_by_type": {kind: {"first turns": first_token([t for t in first if t["type"] == kind]),
-                                       "later turns": first_token([t for t in later if t["type"] == kind])}
+        "first_token_by_type": {kind: {name: {key: stats([t for t in rows if t["type"] == kind])[key]
+                                              for key in ("n", "first_token_p50")}
+                                       for name, rows in (("first turns", first), ("later turns", later))}
                                 for kind in TYPES if any(t["type"] == kind for t in turns)},
         "right_throughout": metrics.mean([float(v) for v in right.values()]),
     }
@@ -117,11 +115,12 @@ def markdown(summaries: dict[str, dict], command: str) -> str:
                 ["later turns", *[summary["later_turns"][c] for c in COLUMNS]]]
         rows += [[f"later: {kind}", *[v[c] for c in COLUMNS]] for kind, v in summary["by_kind"].items()]
         rows += [[f"later, resolved as {how}", *[v[c] for c in COLUMNS]] for how, v in summary["by_resolution"].items()]
-        latency = [[kind, v["first turns"], v["later turns"]] for kind, v in summary["first_token_by_type"].items()]
+        latency = [[kind, *[v[name][key] for name in ("first turns", "later turns") for key in ("n", "first_token_p50")]]
+                   for kind, v in summary["first_token_by_type"].items()]
         parts += [f"### {name} (conversations right throughout: {summary['right_throughout']:.2f})", "",
                   table(["turns", *COLUMNS], rows), "",
                   "First token p50 (s) by question type:", "",
-                  table(["type", "first turns", "later turns"], latency), ""]
+                  table(["type", "first turns", "first turns p50", "later turns", "later turns p50"], latency), ""]
     return "\n".join(parts)
 
 

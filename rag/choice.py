@@ -53,13 +53,18 @@ _PAIR_INSIDE = re.compile(rf"^\W*(?P<head>{_ASKS}.*?\b(?:do|does|did|are|were|is
                           r"both\s+(?P<tail>[^?]+?)\s*\?*\s*$", re.IGNORECASE | re.DOTALL)
 
 # "how many languages does each use", "what size does each one fit": the option in place of "each".
-_EACH_ONE = re.compile(r"\beach(?!\s+other)(?:\s+(?:one|paper|model|method|of\s+them|of\s+the\s+two))?\b", re.IGNORECASE)
-# "the X, and the Y": two things a sentence names (not "one of them learns X and the other Y").
-_NAMED_PAIR = re.compile(r"^(?:the|a|an)\s.+?,?\s+and\s+(?:the|a|an)\s", re.IGNORECASE | re.DOTALL)
+# Not "on each benchmark", "each of the speedups": only "each" as the subject, after its verb.
+_EACH_ONE = re.compile(r"\b(?P<verb>does|do|did|is|was|has|have|are|were|can)\s+each(?:\s+(?:one|paper|model|method))?"
+                       r"(?:\s+of\s+(?:them|the\s+two))?\b", re.IGNORECASE)
+# "…: the X, and the Y.": two things named after a colon (not "the paper compares the encoder and the decoder").
+_NAMED_PAIR = re.compile(r"^(?:the|a|an)\s.+?,\s+and\s+(?:the|a|an)\s", re.IGNORECASE | re.DOTALL)
 # "which covers more low-resource languages", "which one has more parameters": a count, asked of each option.
-_MORE = re.compile(r"^which(?:\s+(?:one|paper|model|method))?\s+(?P<verb>[a-z]+s)\s+more\s+(?P<noun>.+?)"
-                   r"(?P<rest>\s+(?:against|than|in|on|for|to|from|across|over)\s.*)?$", re.IGNORECASE | re.DOTALL)
-_SIZE = re.compile(r"^which(?:\s+(?:one|model))?\s+is\s+(?:bigger|larger|smaller)$", re.IGNORECASE)
+# Not "which is more accurate", "which focuses more on speed", "which uses more data than the other" (not plural).
+_MORE = re.compile(r"^which(?:\s+(?:one|paper|model|method))?\s+(?P<verb>has|uses|covers|supports|includes|evaluates|"
+                   r"handles|needs|pits)\s+more\s+(?P<noun>(?!than\b)[\w-]+(?:\s+[\w-]+){0,2}?s)"
+                   r"(?P<rest>\s+(?:against|in|on|for|across)\s[^,]+?)??(?:\s+than\s[^,]+)?$", re.IGNORECASE)
+_SIZE = re.compile(r"^which(?:\s+(?:one|model|of\s+(?:them|the\s+two)))?\s+is\s+(?:the\s+)?(?:bigger|larger|smaller)"
+                   r"(?:\s+(?:one|model))?(?:\s+in\s+(?:size|parameters))?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ def _compared(question: str) -> Choice | None:
     # "Two papers fit one GPU: A, and B. What model size does each fit?": the pair is a part that names two things,
     # when another part asks something of each.
     asks_each = any(re.match(_ASKS, p, re.IGNORECASE) and _EACH_ONE.search(p) for p in parts)
+    after_colon = {p for p in parts if re.search(rf":\s*{re.escape(p.strip()[:40])}", question)}
     for n, part in enumerate(parts):
         comparing = _COMPARING.match(part)
         pair_text = comparing["pair"] if comparing else part
@@ -113,7 +119,7 @@ def _compared(question: str) -> Choice | None:
             pair = _VERSUS.split(pair_text)
         elif comparing:
             pair = next((found for joiner in _COMPARE_JOINERS if (found := _split_pair(pair_text, joiner))), None)
-        elif asks_each and _NAMED_PAIR.match(part):
+        elif asks_each and part in after_colon and _NAMED_PAIR.match(part):
             pair = _split_pair(part.strip(" ?."))
         else:
             pair = None
@@ -121,7 +127,8 @@ def _compared(question: str) -> Choice | None:
             continue
         rest = parts[:n] + parts[n + 1:]
         asking = [p for p in rest if re.match(_ASKS, p, re.IGNORECASE)] or rest
-        asked = _EACH.sub("", " — ".join(p.strip(" ?") for p in asking)).strip()
+        asked = " — ".join(p.strip(" ?") for p in asking)
+        asked = (asked if _EACH_ONE.search(asked) else _EACH.sub("", asked)).strip()
         options = tuple(_without_article(o.strip(" ?.,")) for o in pair)
         if not asked or not all(options) or any(re.match(_NOT_A_PAPER, o, re.IGNORECASE) for o in options):
             return None
@@ -151,10 +158,9 @@ def _asked_of_each(asked: str, options: tuple[str, str]) -> Choice:
 
 def _of_one(asked: str, option: str) -> str:
     if _EACH_ONE.search(asked):
-        return _EACH_ONE.sub(lambda _: option, asked, count=1) + "?"
+        return _EACH_ONE.sub(lambda found: f"{found['verb']} {option}", asked) + "?"
     if more := _MORE.match(asked):
-        verb = more["verb"]
-        verb = "have" if verb.casefold() == "has" else verb[:-2] if re.search(r"(?:ch|sh|x|ss)es$", verb) else verb[:-1]
+        verb = "have" if more["verb"].casefold() == "has" else more["verb"][:-1]
         return f"how many {more['noun']} does {option} {verb}{more['rest'] or ''}?"
     if _SIZE.match(asked):
         return f"how large is {option}?"
@@ -215,7 +221,12 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
             # sentences that repeat the description, and the model repeated it too. A number stays: "the 7B Large
             # Concept Model" is one of the paper's models, and the paper's name alone got another one's figure.
             # (Names do not: "LLM", "MT" or "AST" describe as often as they qualify; dev w15 and v14 need the name.)
-            asked_as = question.replace(text, paper.title.split(":")[0].strip())
-        asked_of_it = question.replace(text, "it")
+            asked_as = _in_place_of(text, paper.title.split(":")[0].strip(), question)
+        asked_of_it = _in_place_of(text, "it", question)
         options.append(Option(text, question, asked_as, asked_of_it, retriever.embedder.embed([asked_of_it])[0], paper))
     return options if len({o.paper.paper_id for o in options}) == len(options) else None
+
+
+def _in_place_of(option: str, words: str, question: str) -> str:
+    """The option's question with `words` for the option as a whole word ("BERT", not the "bert" of "mBERT")."""
+    return re.sub(rf"(?<!\w){re.escape(option)}(?!\w)", lambda _: words, question, count=1)

@@ -85,6 +85,18 @@ def test_what_two_papers_both_do_is_asked_of_each_paper(question, questions):
      ("how many methods does MUSE pit against each other?", "how many methods does ReAGent pit against each other?")),
     ("Which is bigger: the telecom model series, or GEB? Give both sizes.",
      ("how large is telecom model series?", "how large is GEB?")),
+    ("Chimera vs Medusa: how big is each?", ("how big is Chimera?", "how big is Medusa?")),
+    ("which uses more languages than the other: WECHSEL or FOCUS?",
+     ("how many languages does WECHSEL use?", "how many languages does FOCUS use?")),
+    # "each" that is no subject, "more" that counts nothing: what is asked stays whole
+    ("Chimera vs Medusa: which is faster on each benchmark?",
+     tuple(prompts.OPTION_QUESTION.format(asked="which is faster on each benchmark", option=o)
+           for o in ("Chimera", "Medusa"))),
+    ("Which one is more accurate: Chimera or Medusa?",
+     tuple(prompts.OPTION_QUESTION.format(asked="Which one is more accurate", option=o) for o in ("Chimera", "Medusa"))),
+    ("which one uses more data than the other: WECHSEL or FOCUS?",
+     tuple(prompts.OPTION_QUESTION.format(asked="which one uses more data than the other", option=o)
+           for o in ("WECHSEL", "FOCUS"))),
 ])
 def test_what_is_asked_of_each_option_is_a_question_about_it(question, questions):
     assert choice(question).questions == questions
@@ -101,7 +113,9 @@ def test_what_is_asked_of_each_option_is_a_question_about_it(question, questions
                                       "Which is faster: Chimera or Medusa? And how much memory does each use?",
                                       # two things a sentence names are no pair unless each is asked about; "both"
                                       # of "tunes both A and B" is no option
-                                      "The paper compares the encoder and the decoder. Which one is faster?",
+                                      "The paper compares the encoder and the decoder. How many layers does each "
+                                      "have?",
+                                      "The model and the tokenizer: what does each use?",
                                       "A paper trains a matrix between it and a frozen vision model. Which system, "
                                       "one that tunes both its encoder and its decoder, did it beat?"])
 def test_other_questions_are_not_choices(question):
