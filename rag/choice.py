@@ -65,6 +65,9 @@ _MORE = re.compile(r"^which(?:\s+(?:one|paper|model|method))?\s+(?P<verb>has|use
                    r"(?P<rest>\s+(?:against|in|on|for|across)\s[^,]+?)??(?:\s+than\s[^,]+)?$", re.IGNORECASE)
 _SIZE = re.compile(r"^which(?:\s+(?:one|model|of\s+(?:them|the\s+two)))?\s+is\s+(?:the\s+)?(?:bigger|larger|smaller)"
                    r"(?:\s+(?:one|model))?(?:\s+in\s+(?:size|parameters))?$", re.IGNORECASE)
+# "How many X does A …, compared with the number of Y over which B …?"
+_COMPARED_TO = re.compile(rf"^\W*(?P<first>{_ASKS}[^?]+?),?\s+(?:compared|as\s+against)\s+(?:to|with)\s+"
+                          r"(?P<second>the\s+(?:number|count|amount|size)\s+of\s+[^?]+?)\s*\?*\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,18 @@ def choice(question: str) -> Choice | None:
                                (_PAIR_LAST, _asked_before)):
             if (match := pattern.match(question)) and (found := build(match)):
                 return found
-    return _compared(question)
+    return _compared(question) or _against_a_count(question)
+
+
+def _against_a_count(question: str) -> Choice | None:
+    """"How many criteria does HELM measure, compared to the number of properties MUSE checks?": two questions,
+    each naming or describing its own paper ("how many properties MUSE checks?")."""
+    match = _COMPARED_TO.match(question)
+    if not match:
+        return None
+    second = re.sub(r"^(?:the\s+)?number\s+of\s+", "how many ", match["second"], flags=re.IGNORECASE)
+    questions = (f"{match['first']}?", f"{second}?" if re.match(_ASKS, second, re.IGNORECASE) else f"what is {second}?")
+    return Choice(tuple(q.rstrip("?") for q in questions), questions)
 
 
 def _compared(question: str) -> Choice | None:
@@ -214,15 +228,17 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
         named = bool(found) and occurs(text, found[0].title)
         if not found or not (named or len(content_terms(text)) >= DESCRIPTION_TERMS):
             return None
-        paper, asked_as = found[0], question
-        if not named and not numbers(text):
+        paper, asked_as, asked_of_it = found[0], question, question
+        own_question = text == question.rstrip("?")  # asked as it is: "how many properties MUSE checks?"
+        if not own_question and not named and not numbers(text):
             # The description found the paper; the prompt names it. Asked "which is faster — what do the excerpts
             # report for the one whose draft model captures short-range dependencies?", the evidence was the
             # sentences that repeat the description, and the model repeated it too. A number stays: "the 7B Large
             # Concept Model" is one of the paper's models, and the paper's name alone got another one's figure.
             # (Names do not: "LLM", "MT" or "AST" describe as often as they qualify; dev w15 and v14 need the name.)
             asked_as = _in_place_of(text, paper.title.split(":")[0].strip(), question)
-        asked_of_it = _in_place_of(text, "it", question)
+        if not own_question:
+            asked_of_it = _in_place_of(text, "it", question)
         options.append(Option(text, question, asked_as, asked_of_it, retriever.embedder.embed([asked_of_it])[0], paper))
     return options if len({o.paper.paper_id for o in options}) == len(options) else None
 

@@ -88,6 +88,9 @@ def test_what_two_papers_both_do_is_asked_of_each_paper(question, questions):
     ("Chimera vs Medusa: how big is each?", ("how big is Chimera?", "how big is Medusa?")),
     ("which uses more languages than the other: WECHSEL or FOCUS?",
      ("how many languages does WECHSEL use?", "how many languages does FOCUS use?")),
+    # "How many X does A …, compared to the number of Y B …?": two questions, each of its own paper
+    ("How many criteria does HELM measure per scenario compared to the number of properties MUSE checks?",
+     ("How many criteria does HELM measure per scenario?", "how many properties MUSE checks?")),
     # "each" that is no subject, "more" that counts nothing: what is asked stays whole
     ("Chimera vs Medusa: which is faster on each benchmark?",
      tuple(prompts.OPTION_QUESTION.format(asked="which is faster on each benchmark", option=o)
@@ -116,6 +119,7 @@ def test_what_is_asked_of_each_option_is_a_question_about_it(question, questions
                                       "The paper compares the encoder and the decoder. How many layers does each "
                                       "have?",
                                       "The model and the tokenizer: what does each use?",
+                                      "How fast is Chimera compared to Medusa?",
                                       "A paper trains a matrix between it and a frozen vision model. Which system, "
                                       "one that tunes both its encoder and its decoder, did it beat?"])
 def test_other_questions_are_not_choices(question):
@@ -161,6 +165,17 @@ def test_an_options_excerpts_answer_what_is_asked_not_its_description(fake_pipel
     spqr = fake_pipeline.llm.calls[1][-1]["content"]
     assert spqr.endswith("Question: how many bits does SpQR use?")
     assert "3-4 bits per parameter" in spqr and "isolating outlier weights" not in spqr
+
+
+def test_a_question_compared_to_another_count_is_asked_as_it_is_of_its_own_paper(fake_pipeline):
+    answer = fake_pipeline.ask("How large are the models MaskLLM prunes, compared to the number of bits per "
+                               "parameter SpQR compresses weights to?")
+    prompts_seen = [call[-1]["content"] for call in fake_pipeline.llm.calls]
+    assert prompts_seen[0].startswith("Excerpts:\n[1] MaskLLM")
+    assert prompts_seen[0].endswith("Question: How large are the models MaskLLM prunes?")
+    assert prompts_seen[1].startswith("Excerpts:\n[2] SpQR")
+    assert prompts_seen[1].endswith("Question: how many bits per parameter SpQR compresses weights to?")
+    assert [c.title.split(":")[0] for c in answer.citations] == ["MaskLLM", "SpQR"]
 
 
 def test_an_option_the_model_cannot_answer_leaves_the_other(fake_pipeline):
