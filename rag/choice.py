@@ -81,8 +81,9 @@ class Option:
     text: str  # "Chimera"
     question: str  # what its paper is asked, in the user's words: the checks look for its names in the paper
     asked_as: str  # the question as the prompt puts it: a description replaced by the paper's name
-    # What ranks the paper's sentences for the prompt: the question with "it" for the option ("how many languages
-    # does it use?"). The paper is chosen already; its name or description would pick the sentences that repeat them.
+    # What ranks the paper's sentences for the prompt: the question with "it" for a described option ("how many
+    # languages does it use?"): the paper is chosen already, and its description picked the sentences that repeat
+    # it. A name stays: "what criterion appears in OWSM-CTC?" finds CTC in the sentences that name it.
     asked_of_it: str
     query_vec: np.ndarray  # asked_of_it's embedding
     paper: RetrievedPaper
@@ -237,7 +238,7 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
             # Concept Model" is one of the paper's models, and the paper's name alone got another one's figure.
             # (Names do not: "LLM", "MT" or "AST" describe as often as they qualify; dev w15 and v14 need the name.)
             asked_as = _in_place_of(text, paper.title.split(":")[0].strip(), question)
-        if not own_question:
+        if not own_question and not named:
             asked_of_it = _in_place_of(text, "it", question)
         options.append(Option(text, question, asked_as, asked_of_it, retriever.embedder.embed([asked_of_it])[0], paper))
     return options if len({o.paper.paper_id for o in options}) == len(options) else None
