@@ -231,15 +231,16 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
             return None
         paper, asked_as, asked_of_it = found[0], question, question
         own_question = text == question.rstrip("?")  # asked as it is: "how many properties MUSE checks?"
-        if not own_question and not named and not numbers(text):
-            # The description found the paper; the prompt names it. Asked "which is faster — what do the excerpts
-            # report for the one whose draft model captures short-range dependencies?", the evidence was the
-            # sentences that repeat the description, and the model repeated it too. A number stays: "the 7B Large
-            # Concept Model" is one of the paper's models, and the paper's name alone got another one's figure.
-            # (Names do not: "LLM", "MT" or "AST" describe as often as they qualify; dev w15 and v14 need the name.)
-            asked_as = _in_place_of(text, paper.title.split(":")[0].strip(), question)
         if not own_question and not named:
             asked_of_it = _in_place_of(text, "it", question)
+            if not numbers(text):
+                # The description found the paper; the prompt names it. Asked "which is faster — what do the
+                # excerpts report for the one whose draft model captures short-range dependencies?", the evidence
+                # was the sentences that repeat the description, and the model repeated it too. A number stays:
+                # "the 7B Large Concept Model" is one of the paper's models, and the paper's name alone got another
+                # one's figure. (Names do not: "LLM", "MT" or "AST" describe as often as they qualify; dev w15 and
+                # v14 need the name.)
+                asked_as = _in_place_of(text, paper.title.split(":")[0].strip(), question)
         options.append(Option(text, question, asked_as, asked_of_it, retriever.embedder.embed([asked_of_it])[0], paper))
     return options if len({o.paper.paper_id for o in options}) == len(options) else None
 
