@@ -339,8 +339,8 @@ class Conversation:
 
     def _list_candidates(self, list_turn: Turn) -> list[str]:
         """The ids of the papers the list's question found, shown or not."""
-        return [paper.paper_id for paper in self.pipeline.retriever.search(
-            self._list_question(list_turn), self.pipeline.settings.list_candidates, filters=self.filters).papers]
+        return [paper.paper_id for paper in self.pipeline.list_candidates(
+            self._list_question(list_turn), filters=self.filters).papers]
 
     def _list_question(self, turn: Turn) -> str:
         """The question that found a list's candidates: a narrowed list's is that of the list it narrowed."""

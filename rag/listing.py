@@ -81,6 +81,18 @@ def asks_which_paper(question: str) -> bool:
             and _PAPERS.search(question) is None)
 
 
+# "Two papers …: one …, the other …", "a couple of speech papers …": a known number of papers the question describes,
+# where a name is part of a description; not every paper that has some property.
+_KNOWN_NUMBER = re.compile(r"\b(?:two|three|four|both|a\s+couple\s+of|a\s+few|several)\s+(?:[\w-]+\s+){0,2}"
+                           r"(?:papers|works|studies)\b", re.IGNORECASE)
+
+
+def asks_every_paper(question: str) -> bool:
+    """Whether the question asks for every paper with a property ("which papers use LoRA?"), not for the papers it
+    describes ("is there a way to …?", "two papers …: one …, the other …")."""
+    return _PAPERS.search(question) is not None and _KNOWN_NUMBER.search(question) is None
+
+
 def key_sentences(question_vec: np.ndarray, papers: list[RetrievedPaper], embedder: Embedder) -> list[str]:
     """Per paper, the sentence of its best passages closest to the question: the excerpt judged and shown."""
     groups = [[s for p in paper.passages[:2] for s in sentences(p.text)] for paper in papers]

@@ -20,7 +20,7 @@ from rag.grounding import (Check, Verified, gives_nothing_asked, is_refusal, lac
                            only_says_yes_or_no, refusal_probability, starts_refusal, states_no_quantity,
                            verify)
 from rag.index import Index
-from rag.listing import asks_which_paper, is_list_question, judge, key_sentences
+from rag.listing import asks_every_paper, asks_which_paper, is_list_question, judge, key_sentences
 from rag.quote import closest_sentences, find_quote, quoted_text
 from rag.retrieve import Filters, Retrieval, RetrievedPaper, Retriever
 from rag.settings import Settings
@@ -153,6 +153,19 @@ class Pipeline:
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> Retrieval:
         return self.retriever.search(clean_question(question), k, filters=filters)
 
+    def list_candidates(self, question: str, papers: list[str] | None = None, filters: Filters | None = None,
+                        k: int | None = None) -> Retrieval:
+        """The papers judged for a "which papers …?" question: those found, and first, when it asks for every paper
+        with a property, every paper that names a rare name of the question ("Mistral", "LoRA"). Within `papers` (a
+        narrowing's scope) only those found. Where the question describes its papers, a name only describes them:
+        "is there a way to upgrade an already-trained LM …" put papers naming "LM" before the one it meant."""
+        retrieval = self.retriever.search(question, max(k or 0, self.settings.list_candidates), papers=papers,
+                                          filters=filters)
+        if papers is not None or not asks_every_paper(question):
+            return retrieval
+        rare = self.index.named_by_few(proper_names(question, retrieval.papers), self.settings.named_share)
+        return self.retriever.naming_first(retrieval, rare, filters)
+
     def stream(self, question: str, k: int | None = None, retrieval_only: bool = False,
                papers: list[str] | None = None, listing: bool | None = None, filters: Filters | None = None
                ) -> Iterator[Found | Sources | Token | Answer]:
@@ -163,8 +176,8 @@ class Pipeline:
         question = clean_question(question)
         listing = not retrieval_only and (is_list_question(question) if listing is None else listing)
         k = k or self.settings.k
-        retrieval = self.retriever.search(question, max(k, self.settings.list_candidates) if listing else k,
-                                          papers=papers, filters=filters)
+        retrieval = (self.list_candidates(question, papers, filters, k) if listing else
+                     self.retriever.search(question, k, papers=papers, filters=filters))
         # A scope the user already accepted ("which of those …", "how big a FLOPs reduction does it get?") is not
         # gated by the question's similarity to it (0.14, 0.25): that says nothing about the answer. Nor is a list
         # of papers that name what the question does ("Which papers run experiments with a Mistral model (not just

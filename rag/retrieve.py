@@ -15,7 +15,7 @@ from rag.embeddings import Embedder
 from rag.errors import UserError
 from rag.index import Index
 from rag.settings import Settings
-from rag.text import content_terms
+from rag.text import content_terms, occurs
 
 Mode = Literal["hybrid", "bm25", "dense"]
 
@@ -141,6 +141,33 @@ class Retriever:
         if mode == "hybrid":
             ranked = self.rerank_by_words(query, self.rerank_papers(query, ranked))
         return Retrieval(query, ranked[:k], (time.perf_counter() - start) * 1000, query_vec)
+
+    def naming_first(self, retrieval: Retrieval, names: list[str], filters: Filters | None = None) -> Retrieval:
+        """The papers whose passages name one of `names` (a list question's rare names: "Mistral", "LoRA") first,
+        found by BM25 on the name alone when the question's ranking missed them, then the other papers found; as
+        many as before, or every naming paper found. "Which papers run experiments with a Mistral model?" had 1 of
+        its 5 papers among 10 candidates: the question's other words ranked papers about experiments."""
+        if not names:
+            return retrieval
+        start = time.perf_counter()
+        where = where_clause(None, filters)
+        chunks = self.index.get(list(dict.fromkeys(cid for name in names for cid in
+                                                   self.index.keyword_search(name, self.settings.candidates, where))))
+        naming = list(dict.fromkeys(chunk.paper_id for chunk in chunks.values()
+                                    if any(occurs(name, f"{chunk.title}\n{chunk.text}") for name in names)))
+        if not naming:
+            return retrieval
+        found = {paper.paper_id: paper for paper in retrieval.papers}
+        missing = [pid for pid in naming if pid not in found]
+        if missing:
+            found |= {paper.paper_id: paper for paper in
+                      self.search(retrieval.query, len(missing), papers=missing, filters=filters).papers}
+        order = list(found)
+        first = [found[pid] for pid in sorted((pid for pid in naming if pid in found), key=order.index)]
+        rest = [paper for paper in retrieval.papers if paper.paper_id not in naming]
+        papers = (first + rest)[:max(len(retrieval.papers), len(first))]
+        return Retrieval(retrieval.query, papers, retrieval.ms + (time.perf_counter() - start) * 1000,
+                         retrieval.query_vec)
 
     def rerank_by_words(self, query: str, ranked: list[RetrievedPaper]) -> list[RetrievedPaper]:
         """The first `word_rerank` papers reordered by how many of the query's content words their whole abstract

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.listing import is_list_question
+from rag.listing import asks_every_paper, is_list_question
 
 
 @pytest.mark.parametrize("question", [
@@ -90,3 +90,15 @@ def test_how_many_papers_a_review_covers_is_a_fact_of_that_review(question):
 
 def test_how_many_papers_do_something_is_still_a_list():
     assert is_list_question("how many papers prune Llama?")
+
+
+@pytest.mark.parametrize("question, every", [
+    ("Which papers use LoRA or some other low-rank adapter?", True),
+    ("what's in here on speech — ASR, TTS, spoken language models?", True),
+    # a known number of described papers, or the one paper described: its names describe it
+    ("Two papers use language models to clean up ASR mistakes: which?", False),
+    ("a couple of speech papers put a vector quantizer inside an ASR encoder. which ones?", False),
+    ("is there a way to upgrade an already-trained LM so it picks its tokens on the fly?", False),
+])
+def test_only_a_question_for_every_paper_with_a_property_asks_for_every_paper(question, every):
+    assert asks_every_paper(question) is every

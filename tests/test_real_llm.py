@@ -141,6 +141,16 @@ def test_a_question_that_asks_which_paper_it_describes_is_answered_with_that_pap
     assert answer.citations[0].title.startswith("Language Models are Super Mario")
 
 
+def test_which_papers_use_a_named_model_lists_the_papers_that_name_it(real_pipeline):
+    # Ranked by the whole question, 1 of the papers that name Mistral was among the candidates: "run experiments"
+    # matched papers about experiments.
+    naming = {p.title for p in load([SEEDS]).papers if occurs("Mistral", f"{p.title}\n{p.abstract}")}
+    answer = real_pipeline.ask("Which papers actually run experiments with a Mistral model (not just mention it "
+                               "or compare against it)?")
+    cited = {c.title for c in answer.citations}
+    assert len(cited & naming) >= 3, cited
+
+
 def test_the_part_that_asks_picks_the_sentence_that_answers_a_described_question(real_pipeline, monkeypatch):
     # The description before the question matches many sentences; "How accurate did it get?" matches the one
     # that answers. Ranked by the whole question alone, another sentence comes first.

@@ -1,6 +1,8 @@
+from rag.corpus import load
 from rag.retrieve import rrf
+from rag.text import occurs
 
-from conftest import source
+from conftest import SEEDS, source
 
 PRUNER = "LLM-Pruner: On the Structural Pruning of Large Language Models"
 
@@ -44,3 +46,20 @@ def test_real_retrieval_on_the_seed_finds_the_pruning_papers(real_pipeline):
         assert PRUNER in titles, mode
     paraphrase = real_pipeline.retrieve("removing structures from a big language model while keeping its abilities")
     assert PRUNER in [p.title for p in paraphrase.papers]
+
+
+def test_a_list_question_judges_every_paper_that_names_its_rare_name_first(fake_pipeline):
+    # The question's other words ("run experiments") pull up papers about experiments; the papers that name Mistral
+    # are what it asks about, wherever the fused ranking put them.
+    naming = {p.title for p in load([SEEDS]).papers if occurs("Mistral", f"{p.title}\n{p.abstract}")}
+    assert 2 <= len(naming) < fake_pipeline.settings.list_candidates
+    question = "Which papers actually run experiments with a Mistral model (not just mention it)?"
+    titles = [p.title for p in fake_pipeline.list_candidates(question).papers]
+    assert len(titles) == fake_pipeline.settings.list_candidates
+    assert set(titles[:len(naming)]) == naming
+    # Without a rare name, and within a narrowing's scope, the candidates are those the question finds.
+    plain = "Which papers run experiments on small models?"
+    assert ([p.title for p in fake_pipeline.list_candidates(plain).papers] ==
+            [p.title for p in fake_pipeline.retriever.search(plain, fake_pipeline.settings.list_candidates).papers])
+    scope = [p.paper_id for p in fake_pipeline.retriever.search(plain, 3).papers]
+    assert {p.paper_id for p in fake_pipeline.list_candidates(question, papers=scope).papers} <= set(scope)
