@@ -17,7 +17,7 @@ from typing import Iterator, Literal
 
 from rag import prompts
 from rag.backends import Usage
-from rag.evidence import names_paper
+from rag.evidence import about, names_paper
 from rag.listing import asks_which_paper, is_list_question
 from rag.pipeline import Answer, Found, Pipeline, Sources, Token, clean_question
 from rag.retrieve import Filters
@@ -177,12 +177,6 @@ def description(question: str, match: re.Match) -> str:
         ends = [i for mark in _CLAUSE_MARKS if (i := question.find(mark, match.end())) >= 0]
         words = question[match.start():min(ends, default=len(question))]
     return " ".join(_POINTER_WORDS.sub(" ", words).split()) or question
-
-
-def short_name(title: str) -> str:
-    """What a paper is called in a question: the part of its title before a colon, else the title."""
-    head = title.split(":")[0].strip()
-    return head if ":" in title and len(head) <= 60 else title
 
 
 def compact(text: str, limit: int = ANSWER_PREFIX_CHARS) -> str:
@@ -358,7 +352,7 @@ class Conversation:
         return named[0] if len(named) == 1 else None
 
     def _about(self, question: str, paper: tuple[str, str], how: How) -> Resolved:
-        return Resolved(question, f"{question.rstrip()} (about {short_name(paper[1])})", how, [paper])
+        return Resolved(question, about(question, paper[1]), how, [paper])
 
     def rewrite(self, question: str) -> str:
         """One short LLM call: the question rewritten to stand on its own."""

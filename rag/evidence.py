@@ -39,6 +39,27 @@ def names_paper(question: str, title: str) -> bool:
     return len(stem) >= 3 and re.search(rf"(?<!\w){re.escape(stem)}s?(?!\w)", question.casefold()) is not None
 
 
+def short_name(title: str) -> str:
+    """What a paper is called in a question: the part of its title before a colon, else the title."""
+    head = title.split(":")[0].strip()
+    return head if ":" in title and len(head) <= 60 else title
+
+
+def about(question: str, title: str) -> str:
+    """A follow-up scoped to one paper, as it is answered: "how was it evaluated? (about LLM-Pruner)"."""
+    return f"{question.rstrip()} (about {short_name(title)})"
+
+
+_ABOUT = re.compile(r"\s*\(about [^()]*\)$")
+
+
+def users_words(question: str) -> str:
+    """The question without the "(about X)" a conversation adds, which names the paper every sentence ranked is
+    of: its title's words ranked first the sentences that repeat them. "did they try it on anything besides
+    translation? (about Democratizing LLMs for Low-Resource Languages …)" lost the summarization sentence."""
+    return _ABOUT.sub("", question)
+
+
 # "the work that …", "how does that work?": abstracts write "our work", "prior work", so sentences holding the word
 # are no likelier to answer.
 _IGNORED_QUESTION_WORDS = {"work"}

@@ -15,7 +15,7 @@ from rag.cite import Citation, resolve
 from rag.corpus import clean
 from rag.embeddings import Embedder, load_embedder, load_paper_embedder
 from rag.errors import UserError
-from rag.evidence import build_messages, names_paper, select_evidence
+from rag.evidence import build_messages, names_paper, select_evidence, users_words
 from rag.grounding import (Check, Verified, gives_nothing_asked, is_refusal, lacks_names, missing_names, names_nothing,
                            only_says_yes_or_no, refusal_probability, starts_refusal, states_no_quantity,
                            verify)
@@ -250,8 +250,10 @@ class Pipeline:
                 o.asked_of_it, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
             if len(sources) == len(options):
                 return options, sources, abstracts
-        return None, select_evidence(question, retrieval.query_vec, retrieval.papers, abstracts, self.embedder,
-                                     budget, self.settings.evidence_rank_step), abstracts
+        ranked_by = users_words(question)
+        vec = retrieval.query_vec if ranked_by == question else self.embedder.embed([ranked_by])[0]
+        return None, select_evidence(ranked_by, vec, retrieval.papers, abstracts, self.embedder, budget,
+                                     self.settings.evidence_rank_step), abstracts
 
     def _checked(self, question: str, raw: str, retrieval: Retrieval, sources: list[RetrievedPaper],
                  abstracts: dict[str, str], timings: Timings, options: list[Option] | None = None) -> Answer:

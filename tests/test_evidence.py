@@ -1,7 +1,8 @@
 import pytest
 
 from rag import prompts
-from rag.evidence import build_messages, names_paper, select_evidence, word_bonus
+from rag.evidence import about, build_messages, names_paper, select_evidence, users_words, word_bonus
+from rag.pipeline import Sources
 from rag.retrieve import Passage, RetrievedPaper
 from rag.text import asked_part
 
@@ -135,3 +136,15 @@ def test_a_question_for_named_models_asks_the_model_for_the_names():
     assert build_messages("Which two encoders does WavLLM use?", wavllm)[-1]["content"].endswith(
         f"use? {prompts.NAMES_HINT}")
     assert prompts.NAMES_HINT not in build_messages("What does WavLLM do?", wavllm)[-1]["content"]
+
+
+def test_a_follow_up_about_one_paper_ranks_its_sentences_by_the_users_words(real_pipeline):
+    # The "(about <title>)" the conversation adds names the paper every sentence is of; ranked with it, the
+    # sentences repeating the title's words filled the budget and the one that answers was left out.
+    title = ("Democratizing LLMs for Low-Resource Languages by Leveraging their English Dominant Abilities with "
+             "Linguistically-Diverse Prompts")
+    question = about("did they try it on anything besides translation? how did that go", title)
+    assert users_words(question) == "did they try it on anything besides translation? how did that go"
+    scope = [p.paper_id for p in real_pipeline.retrieve(title).papers if p.title == title]
+    sources = next(e for e in real_pipeline.stream(question, papers=scope) if isinstance(e, Sources)).sources
+    assert "summarization" in " ".join(p.text for s in sources for p in s.passages)

@@ -233,7 +233,9 @@ def test_who_wrote_it_is_refused_when_the_answer_names_only_the_paper(real_pipel
     conversation.ask("is there anything here on machine unlearning?")
     resolved, answer = conversation.ask("who wrote it?")  # the model wrote "… was written by the authors of the paper"
     assert resolved.scope and "MUSE" in resolved.scope[0][1]
-    assert answer.abstained and (not answer.generated or "answer names none" in answer.reason), answer.text
+    # refused by a check, whichever catches it first: "… by the authors of the MUSE paper, which is [1]."
+    assert answer.abstained and (not answer.generated or "answer names none" in answer.reason
+                                 or "only a citation marker" in answer.reason), answer.text
 
 
 def test_when_they_release_the_code_is_answered_by_a_time_or_refused(real_pipeline):
