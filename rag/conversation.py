@@ -307,15 +307,18 @@ class Conversation:
     def _described(self, words: str, listed: list[tuple[str, str]], list_turn: Turn | None) -> tuple[str, str]:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
         missed (a candidate of its question that was not shown) matches the description `words` clearly better.
-        Words that only one listed paper has verbatim pick it: a short description ("the training-free one") is too
-        little for a similarity to tell apart."""
+        Words that only one listed paper has verbatim pick it, else words that only one candidate's title has: a
+        short description ("the training-free one", "the survey one") is too little for a similarity to tell
+        apart."""
         if verbatim := self._named_by(words, listed):
             return verbatim
-        ids = [pid for pid, _ in listed]
-        retrieve = self.pipeline.retriever.search
-        among = retrieve(words, 1, papers=ids).papers
         candidates = None if list_turn is None else self._list_candidates(list_turn)
-        anywhere = retrieve(words, 1, papers=candidates, filters=self.filters).papers
+        if candidates and (titled := self._named_by(words, candidates, titles_only=True)):
+            return titled  # "the survey one" when the list missed the only survey it found
+        retrieve = self.pipeline.retriever.search
+        among = retrieve(words, 1, papers=[pid for pid, _ in listed]).papers
+        candidate_ids = None if candidates is None else [pid for pid, _ in candidates]
+        anywhere = retrieve(words, 1, papers=candidate_ids, filters=self.filters).papers
         if anywhere and (not among or anywhere[0].score > among[0].score + DESCRIPTION_MARGIN):
             return anywhere[0].paper_id, anywhere[0].title
         return (among[0].paper_id, among[0].title) if among else listed[0]  # none left (e.g. removed meanwhile)
@@ -326,14 +329,14 @@ class Conversation:
         paper, other than that one, that best matches the list's question with this one ("and the other one, what
         did it get on test-other?"): among the rest of the list, else among the list question's candidates."""
         others = [pid for pid, _ in listed if pid != previous[0]] or [
-            pid for pid in self._list_candidates(list_turn) if pid != previous[0]]
+            pid for pid, _ in self._list_candidates(list_turn) if pid != previous[0]]
         found = self.pipeline.retriever.search(f"{self._list_question(list_turn)} {question}", 1, papers=others,
                                                filters=self.filters).papers if others else []
         return (found[0].paper_id, found[0].title) if found else None
 
-    def _list_candidates(self, list_turn: Turn) -> list[str]:
-        """The ids of the papers the list's question found, shown or not."""
-        return [paper.paper_id for paper in self.pipeline.list_candidates(
+    def _list_candidates(self, list_turn: Turn) -> list[tuple[str, str]]:
+        """The (paper id, title) of the papers the list's question found, shown or not."""
+        return [(paper.paper_id, paper.title) for paper in self.pipeline.list_candidates(
             self._list_question(list_turn), filters=self.filters).papers]
 
     def _list_question(self, turn: Turn) -> str:

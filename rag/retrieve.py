@@ -145,8 +145,9 @@ class Retriever:
     def naming_first(self, retrieval: Retrieval, names: list[str], filters: Filters | None = None) -> Retrieval:
         """The papers whose passages name one of `names` (a list question's rare names: "Mistral", "LoRA") first,
         found by BM25 on the name alone when the question's ranking missed them, then the other papers found; as
-        many as before, or every naming paper found. "Which papers run experiments with a Mistral model?" had 1 of
-        its 5 papers among 10 candidates: the question's other words ranked papers about experiments."""
+        many as before. "Which papers run experiments with a Mistral model?" had 1 of its 5 papers among 10
+        candidates: the question's other words ranked papers about experiments. Names that more papers hold than
+        that are no filter: "the LM pulls in stuff from a datastore …" pushed out the one survey on the topic."""
         if not names:
             return retrieval
         start = time.perf_counter()
@@ -155,7 +156,7 @@ class Retriever:
                                                    self.index.keyword_search(name, self.settings.candidates, where))))
         naming = list(dict.fromkeys(chunk.paper_id for chunk in chunks.values()
                                     if any(occurs(name, f"{chunk.title}\n{chunk.text}") for name in names)))
-        if not naming:
+        if not naming or len(naming) > len(retrieval.papers):  # more than can be judged: a common name ("LM")
             return retrieval
         found = {paper.paper_id: paper for paper in retrieval.papers}
         missing = [pid for pid in naming if pid not in found]
@@ -165,7 +166,7 @@ class Retriever:
         order = list(found)
         first = [found[pid] for pid in sorted((pid for pid in naming if pid in found), key=order.index)]
         rest = [paper for paper in retrieval.papers if paper.paper_id not in naming]
-        papers = (first + rest)[:max(len(retrieval.papers), len(first))]
+        papers = (first + rest)[:len(retrieval.papers)]
         return Retrieval(retrieval.query, papers, retrieval.ms + (time.perf_counter() - start) * 1000,
                          retrieval.query_vec)
 

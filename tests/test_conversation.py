@@ -358,3 +358,16 @@ def test_a_described_paper_before_the_question_is_found_among_the_list_not_the_l
     resolved = conversation.resolve("and the compressor built specifically for MoE models, how much accuracy does "
                                     "it lose at 2.54 bits?")
     assert (resolved.how, resolved.scope) == ("description", listed[:1])  # not "it", the survey just discussed
+
+
+def test_the_survey_one_is_the_survey_its_list_question_found_though_the_list_missed_it(real_pipeline):
+    question = ("What papers are there on augmenting language models with outside knowledge, i.e. the LM pulls in "
+                "stuff from a datastore, a text corpus, a knowledge base or the web?")
+    titles = ["Why do Nearest Neighbor Language Models Work?",
+              "Internet-augmented language models through few-shot prompting for open-domain question answering",
+              "Shall We Pretrain Autoregressive Language Models with Retrieval? A Comprehensive Study"]
+    found = {p.title: p.paper_id for t in titles for p in real_pipeline.retrieve(t).papers}
+    conversation = conversation_after(real_pipeline, [(found[t], t) for t in titles], question)
+    resolved = conversation.resolve("for the survey one, what problems does it say this direction could fix?")
+    assert resolved.how == "description"
+    assert resolved.scope[0][1] == "Augmenting LLMs with Knowledge: A survey on hallucination prevention"
