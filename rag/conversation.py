@@ -124,6 +124,10 @@ _SUBJECT = re.compile(r"\b(?:this|that)\b(?=\s+(?:take|took|need|needed|cost|req
 _OWN_SUBJECT = re.compile(r"\bthe\s+(?:[\w-]+\s+){0,2}(?:paper|work|study|model|method|approach|system|benchmark|"
                           r"dataset|framework|technique|architecture|scheme|trick|algorithm)s?\s+(?:that|which|where|"
                           r"whose)\b", re.IGNORECASE)
+# "the hidden transfer decoding method", "the speech-text pretraining work": a subject named by words before the kind
+# of thing it is.
+_NAMED_SUBJECT = re.compile(r"\bthe\s+((?:[\w-]+\s+){1,3})(?:paper|work|study|model|method|approach|system|"
+                            r"benchmark|dataset|framework|technique|architecture|algorithm)s?\b", re.IGNORECASE)
 # Fragments that only make sense after the last question: "what about German?", "and for code?", "why?"
 _ELLIPSIS = re.compile(r"^\s*(?:what about|how about|and (?:for|in|on|with|what|how)|same (?:for|with)|"
                        r"what else|why|how come)\b", re.IGNORECASE)
@@ -277,7 +281,8 @@ class Conversation:
             return self._about(question, self._described(match.group(1), listed, list_turn), "description")
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
             return Resolved(question, question, "standalone")
-        if previous and (pointer := _SUBJECT.search(question)) and not _OWN_SUBJECT.search(question, 0, pointer.start()):
+        if previous and (pointer := _SUBJECT.search(question)) and not _OWN_SUBJECT.search(
+                question, 0, pointer.start()) and not self._names_another(question[:pointer.start()], previous):
             # "they" after a list is its papers; after "is there a way to …?" it is the paper found (listed first),
             # unless the question asks about them all ("what do they have in common?")
             identified = not _ALL_OF_THEM.search(question) and next(
@@ -288,6 +293,17 @@ class Conversation:
         if rewrite and (_ELLIPSIS.search(question) or len(question.split()) <= 2):
             return Resolved(question, self.rewrite(question), "rewritten")
         return Resolved(question, question, "standalone")
+
+    def _names_another(self, words: str, previous: list[tuple[str, str]]) -> bool:
+        """Whether `words` (a question before its "it") name a subject of their own by two or more words the previous
+        papers' abstracts lack: "what does the hidden transfer decoding method actually transfer, and which methods
+        does it beat?" after a turn about vocabulary trimming asks about another paper ("the proposed pruning
+        method" is the pruning paper's)."""
+        named = [content_terms(m.group(1)) for m in _NAMED_SUBJECT.finditer(words)]
+        if not named:
+            return False
+        held = content_terms(" ".join(self.pipeline.index.abstracts([pid for pid, _ in previous]).values()))
+        return any(len(terms - held) >= 2 for terms in named)
 
     def _named_list(self, words: str) -> list[tuple[str, str]] | None:
         """The earlier list that `words` name ("the vocabulary papers" of "which of the vocabulary papers …", "the

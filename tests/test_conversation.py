@@ -371,3 +371,26 @@ def test_the_survey_one_is_the_survey_its_list_question_found_though_the_list_mi
     resolved = conversation.resolve("for the survey one, what problems does it say this direction could fix?")
     assert resolved.how == "description"
     assert resolved.scope[0][1] == "Augmenting LLMs with Knowledge: A survey on hallucination prevention"
+
+
+def test_a_subject_named_by_words_the_previous_paper_lacks_is_a_new_topic(fake_pipeline):
+    pruner = fake_pipeline.retrieve("LLM-Pruner structural pruning").papers[0]
+    assert pruner.title.startswith("LLM-Pruner")
+    conversation = conversation_after(fake_pipeline, [(pruner.paper_id, pruner.title)], "how do they prune Llama?")
+    switched = conversation.resolve("what does the hidden transfer decoding method actually transfer, and which "
+                                    "methods does it beat?")
+    assert (switched.how, switched.scope) == ("standalone", [])
+    # words the previous paper has: its own method, "it" still points back
+    same = conversation.resolve("what does the structural pruning method remove, and how much data does it need?")
+    assert same.how == "subject" and same.scope == [(pruner.paper_id, pruner.title)]
+
+
+def test_a_switch_to_a_paper_named_by_its_method_leaves_the_previous_paper(real_pipeline):
+    trimming = "An Efficient Multilingual Language Model Compression through Vocabulary Trimming"
+    paper = next(p for p in real_pipeline.retrieve(trimming).papers if p.title == trimming)
+    conversation = conversation_after(real_pipeline, [(paper.paper_id, trimming)], "what did they evaluate it on?")
+    resolved = conversation.resolve("what does the hidden transfer decoding method actually transfer, and which "
+                                    "acceleration methods does it beat?")
+    assert (resolved.how, resolved.scope) == ("standalone", [])
+    found = real_pipeline.retrieve(resolved.standalone).papers[0].title
+    assert found == "Parallel Decoding via Hidden Transfer for Lossless Large Language Model Acceleration"
