@@ -121,13 +121,14 @@ _SUBJECT = re.compile(r"\b(?:this|that)\b(?=\s+(?:take|took|need|needed|cost|req
                       r"from|in|of|where|whose|called|named|by|to)\b))\b", re.IGNORECASE)
 # A subject the question describes itself, before its "its": "what accuracy did the approach that classifies tables
 # reach on its tests?" asks about that approach, not the previous answer's paper.
-_OWN_SUBJECT = re.compile(r"\bthe\s+(?:[\w-]+\s+){0,2}(?:paper|work|study|model|method|approach|system|benchmark|"
-                          r"dataset|framework|technique|architecture|scheme|trick|algorithm)s?\s+(?:that|which|where|"
-                          r"whose)\b", re.IGNORECASE)
-# "the hidden transfer decoding method", "the speech-text pretraining work": a subject named by words before the kind
-# of thing it is.
-_NAMED_SUBJECT = re.compile(r"\bthe\s+((?:[\w-]+\s+){1,3})(?:paper|work|study|model|method|approach|system|"
-                            r"benchmark|dataset|framework|technique|architecture|algorithm)s?\b", re.IGNORECASE)
+_THING = (r"(?:paper|study|model|method|approach|system|benchmark|dataset|framework|technique|architecture|scheme|"
+          r"trick|algorithm)")
+_OWN_SUBJECT = re.compile(rf"\bthe\s+(?:[\w-]+\s+){{0,2}}(?:work|{_THING})s?\s+(?:that|which|where|whose)\b",
+                          re.IGNORECASE)
+# "the hidden transfer decoding method": a subject named by the words before the kind of thing it is; not one it is
+# compared with ("better than the one-shot SparseGPT method"), nor "work" ("how does the calibration step work?").
+_NAMED_SUBJECT = re.compile(rf"(?<!\bthan\s)(?<!\bvs\s)(?<!\bvs\.\s)(?<!\bwith\s)(?<!\bover\s)(?<!\blike\s)"
+                            rf"\bthe\s+((?:[\w-]+\s+){{1,3}}){_THING}s?\b", re.IGNORECASE)
 # Fragments that only make sense after the last question: "what about German?", "and for code?", "why?"
 _ELLIPSIS = re.compile(r"^\s*(?:what about|how about|and (?:for|in|on|with|what|how)|same (?:for|with)|"
                        r"what else|why|how come)\b", re.IGNORECASE)
@@ -274,9 +275,9 @@ class Conversation:
         if listed and (match := _DESCRIPTION.search(question)):
             return self._about(question, self._described(description(question, match), listed, list_turn),
                                "description")
-        if listed and (match := _LEADING_NAME.match(question)) and (
-                paper := self._named_by(match.group(1), listed, titles_only=True)):
-            return self._about(question, paper, "description")
+        if listed and (match := _LEADING_NAME.match(question)) and len(
+                named := self._holding(match.group(1), listed, titles_only=True)) == 1:
+            return self._about(question, named[0], "description")
         if listed and (match := _LEADING_DESCRIPTION.match(question)) and not _SUBJECT.search(match.group(1)):
             return self._about(question, self._described(match.group(1), listed, list_turn), "description")
         if _NEW_TOPIC.search(question) or is_list_question(question):  # "are there models for X? what sizes do they…"
@@ -302,7 +303,8 @@ class Conversation:
         named = [content_terms(m.group(1)) for m in _NAMED_SUBJECT.finditer(words)]
         if not named:
             return False
-        held = content_terms(" ".join(self.pipeline.index.abstracts([pid for pid, _ in previous]).values()))
+        abstracts = self.pipeline.index.abstracts([pid for pid, _ in previous])
+        held = content_terms(" ".join(abstracts.get(pid, title) for pid, title in previous))
         return any(len(terms - held) >= 2 for terms in named)
 
     def _named_list(self, words: str) -> list[tuple[str, str]] | None:
@@ -323,14 +325,15 @@ class Conversation:
     def _described(self, words: str, listed: list[tuple[str, str]], list_turn: Turn | None) -> tuple[str, str]:
         """The paper "the speech one" means: the best match among the listed papers, unless a paper the list
         missed (a candidate of its question that was not shown) matches the description `words` clearly better.
-        Words that only one listed paper has verbatim pick it, else words that only one candidate's title has: a
-        short description ("the training-free one", "the survey one") is too little for a similarity to tell
-        apart."""
-        if verbatim := self._named_by(words, listed):
-            return verbatim
+        A description that only one listed paper holds verbatim picks it; one that no listed paper holds and only
+        one candidate's title does picks that: a short description ("the training-free one", "the survey one") is
+        too little for a similarity to tell apart."""
+        holding = self._holding(words, listed)
+        if len(holding) == 1:
+            return holding[0]
         candidates = None if list_turn is None else self._list_candidates(list_turn)
-        if candidates and (titled := self._named_by(words, candidates, titles_only=True)):
-            return titled  # "the survey one" when the list missed the only survey it found
+        if not holding and candidates and len(titled := self._holding(words, candidates, titles_only=True)) == 1:
+            return titled[0]  # "the survey one" when the list missed the only survey it found
         retrieve = self.pipeline.retriever.search
         among = retrieve(words, 1, papers=[pid for pid, _ in listed]).papers
         candidate_ids = None if candidates is None else [pid for pid, _ in candidates]
@@ -363,12 +366,11 @@ class Conversation:
         return next((t.standalone for t in reversed(earlier) if len(t.papers) > 1 and t.how != "narrowed"),
                     turn.standalone)
 
-    def _named_by(self, words: str, listed: list[tuple[str, str]], titles_only: bool = False
-                  ) -> tuple[str, str] | None:
-        """The one listed paper whose title (or abstract) holds `words` verbatim; None when none or several do."""
-        abstracts = {} if titles_only else self.pipeline.index.abstracts([pid for pid, _ in listed])
-        named = [paper for paper in listed if occurs(words, abstracts.get(paper[0], paper[1]))]
-        return named[0] if len(named) == 1 else None
+    def _holding(self, words: str, papers: list[tuple[str, str]], titles_only: bool = False
+                 ) -> list[tuple[str, str]]:
+        """The papers whose title (or abstract) holds `words` verbatim."""
+        abstracts = {} if titles_only else self.pipeline.index.abstracts([pid for pid, _ in papers])
+        return [paper for paper in papers if occurs(words, abstracts.get(paper[0], paper[1]))]
 
     def _about(self, question: str, paper: tuple[str, str], how: How) -> Resolved:
         return Resolved(question, about(question, paper[1]), how, [paper])

@@ -50,7 +50,7 @@ def about(question: str, title: str) -> str:
     return f"{question.rstrip()} (about {short_name(title)})"
 
 
-_ABOUT = re.compile(r"\s*\(about [^()]*\)$")
+_ABOUT = re.compile(r"\s*\(about (?:(?!\(about ).)*\)$")  # a title may hold parentheses: "Do Not (Always) Look Right"
 
 
 def users_words(question: str) -> str:

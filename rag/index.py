@@ -423,14 +423,15 @@ class Index:
         limit = max(1, int(self.settings.rare_share * papers)) if self.settings.rare_share else 0
         return {word for word, count in counts.items() if 0 < count <= limit}
 
-    def named_by_few(self, names: list[str], share: float) -> list[str]:
+    def named_by_few(self, names: list[str], share: float, most: int | None = None) -> list[str]:
         """Of `names` (as written: "Mistral", "RoBERTa"), those some paper mentions and at most `share` of the papers
-        do: a specific thing the corpus knows, unlike "LLMs"."""
+        do (and at most `most` papers, when given): a specific thing the corpus knows, unlike "LLMs"."""
         self._ensure_keyword_index()
         terms = {name: word_terms(name) for name in names}
         counts, papers = self.keyword.papers_with(set().union(*terms.values()))
         found = {name: [counts[t] for t in words if counts.get(t)] for name, words in terms.items()}
         limit = max(1.0, share * papers) if share else 0  # in a small library: in one paper
+        limit = min(limit, most) if most is not None else limit
         return [name for name, seen in found.items() if seen and max(seen) <= limit]
 
     def dense_search(self, query_embedding: np.ndarray, n: int, where: dict | None = None) -> list[str]:

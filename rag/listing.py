@@ -83,7 +83,7 @@ def asks_which_paper(question: str) -> bool:
 
 # "Two papers …: one …, the other …", "a couple of speech papers …": a known number of papers the question describes,
 # where a name is part of a description; not every paper that has some property.
-_KNOWN_NUMBER = re.compile(r"\b(?:two|three|four|both|a\s+couple\s+of|a\s+few|several)\s+(?:[\w-]+\s+){0,2}"
+_KNOWN_NUMBER = re.compile(r"\b(?:two|three|four|five|\d+|both|a\s+couple\s+of|a\s+few|several)\s+(?:[\w-]+\s+){0,2}"
                            r"(?:papers|works|studies)\b", re.IGNORECASE)
 
 

@@ -153,17 +153,19 @@ class Pipeline:
     def retrieve(self, question: str, k: int | None = None, filters: Filters | None = None) -> Retrieval:
         return self.retriever.search(clean_question(question), k, filters=filters)
 
-    def list_candidates(self, question: str, papers: list[str] | None = None, filters: Filters | None = None,
+    def list_candidates(self, question: str, *, papers: list[str] | None = None, filters: Filters | None = None,
                         k: int | None = None) -> Retrieval:
-        """The papers judged for a "which papers …?" question: those found, and first, when it asks for every paper
-        with a property, every paper that names a rare name of the question ("Mistral", "LoRA"). Within `papers` (a
-        narrowing's scope) only those found. Where the question describes its papers, a name only describes them:
-        "is there a way to upgrade an already-trained LM …" put papers naming "LM" before the one it meant."""
+        """The papers judged for a "which papers …?" question. When it asks for every paper with a property, the
+        papers that name a rare name of it ("Mistral", "LoRA") come first. Not within `papers` (a narrowing's
+        scope), nor where the question describes its papers: there a name only describes them ("is there a way to
+        upgrade an already-trained LM …" put papers naming "LM" first). Nor for a name more papers hold than are
+        judged: "the LM pulls in stuff from a datastore …" put 15 first and pushed out the one survey on it."""
         retrieval = self.retriever.search(question, max(k or 0, self.settings.list_candidates), papers=papers,
                                           filters=filters)
         if papers is not None or not asks_every_paper(question):
             return retrieval
-        rare = self.index.named_by_few(proper_names(question, retrieval.papers), self.settings.named_share)
+        rare = self.index.named_by_few(proper_names(question, retrieval.papers), self.settings.named_share,
+                                       most=len(retrieval.papers))
         return self.retriever.naming_first(retrieval, rare, filters)
 
     def stream(self, question: str, k: int | None = None, retrieval_only: bool = False,
@@ -176,7 +178,7 @@ class Pipeline:
         question = clean_question(question)
         listing = not retrieval_only and (is_list_question(question) if listing is None else listing)
         k = k or self.settings.k
-        retrieval = (self.list_candidates(question, papers, filters, k) if listing else
+        retrieval = (self.list_candidates(question, papers=papers, filters=filters, k=k) if listing else
                      self.retriever.search(question, k, papers=papers, filters=filters))
         # A scope the user already accepted ("which of those …", "how big a FLOPs reduction does it get?") is not
         # gated by the question's similarity to it (0.14, 0.25): that says nothing about the answer. Nor is a list
@@ -250,7 +252,7 @@ class Pipeline:
                 o.asked_of_it, o.query_vec, [o.paper], abstracts, self.embedder, budget // len(options), 0)]
             if len(sources) == len(options):
                 return options, sources, abstracts
-        ranked_by = users_words(question)
+        ranked_by = users_words(question) if scope and len(scope) == 1 else question
         vec = retrieval.query_vec if ranked_by == question else self.embedder.embed([ranked_by])[0]
         return None, select_evidence(ranked_by, vec, retrieval.papers, abstracts, self.embedder, budget,
                                      self.settings.evidence_rank_step), abstracts

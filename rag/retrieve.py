@@ -113,13 +113,13 @@ class Retriever:
         self.paper_embedder = paper_embedder
 
     def search(self, query: str, k: int | None = None, mode: Mode = "hybrid", papers: list[str] | None = None,
-               filters: Filters | None = None) -> Retrieval:
+               filters: Filters | None = None, query_vec: np.ndarray | None = None) -> Retrieval:
         """The `k` best papers for `query`; only among `papers` (paper ids) when given: a conversation's scope;
-        only papers that pass `filters`."""
+        only papers that pass `filters`. `query_vec`: the query's embedding, when it is known."""
         start = time.perf_counter()
         k = k or self.settings.k
         n = self.settings.candidates
-        query_vec = self.embedder.embed([query])[0]
+        query_vec = self.embedder.embed([query])[0] if query_vec is None else query_vec
         where = where_clause(papers, filters)
         rankings = []
         if papers != []:  # an empty scope matches nothing (and Chroma refuses an empty $in)
@@ -146,8 +146,7 @@ class Retriever:
         """The papers whose passages name one of `names` (a list question's rare names: "Mistral", "LoRA") first,
         found by BM25 on the name alone when the question's ranking missed them, then the other papers found; as
         many as before. "Which papers run experiments with a Mistral model?" had 1 of its 5 papers among 10
-        candidates: the question's other words ranked papers about experiments. Names that more papers hold than
-        that are no filter: "the LM pulls in stuff from a datastore …" pushed out the one survey on the topic."""
+        candidates: the question's other words ranked papers about experiments."""
         if not names:
             return retrieval
         start = time.perf_counter()
@@ -156,13 +155,14 @@ class Retriever:
                                                    self.index.keyword_search(name, self.settings.candidates, where))))
         naming = list(dict.fromkeys(chunk.paper_id for chunk in chunks.values()
                                     if any(occurs(name, f"{chunk.title}\n{chunk.text}") for name in names)))
-        if not naming or len(naming) > len(retrieval.papers):  # more than can be judged: a common name ("LM")
+        if not naming:
             return retrieval
         found = {paper.paper_id: paper for paper in retrieval.papers}
         missing = [pid for pid in naming if pid not in found]
         if missing:
             found |= {paper.paper_id: paper for paper in
-                      self.search(retrieval.query, len(missing), papers=missing, filters=filters).papers}
+                      self.search(retrieval.query, len(missing), papers=missing, filters=filters,
+                                  query_vec=retrieval.query_vec).papers}
         order = list(found)
         first = [found[pid] for pid in sorted((pid for pid in naming if pid in found), key=order.index)]
         rest = [paper for paper in retrieval.papers if paper.paper_id not in naming]

@@ -380,9 +380,11 @@ def test_a_subject_named_by_words_the_previous_paper_lacks_is_a_new_topic(fake_p
     switched = conversation.resolve("what does the hidden transfer decoding method actually transfer, and which "
                                     "methods does it beat?")
     assert (switched.how, switched.scope) == ("standalone", [])
-    # words the previous paper has: its own method, "it" still points back
-    same = conversation.resolve("what does the structural pruning method remove, and how much data does it need?")
-    assert same.how == "subject" and same.scope == [(pruner.paper_id, pruner.title)]
+    # words the previous paper has: its own method, "it" still points back; so does a method it is compared with
+    for question in ["what does the structural pruning method remove, and how much data does it need?",
+                     "compared with the one-shot SparseGPT method, what does it need to recover?"]:
+        same = conversation.resolve(question)
+        assert same.how == "subject" and same.scope == [(pruner.paper_id, pruner.title)], question
 
 
 def test_a_switch_to_a_paper_named_by_its_method_leaves_the_previous_paper(real_pipeline):

@@ -148,3 +148,11 @@ def test_a_follow_up_about_one_paper_ranks_its_sentences_by_the_users_words(real
     scope = [p.paper_id for p in real_pipeline.retrieve(title).papers if p.title == title]
     sources = next(e for e in real_pipeline.stream(question, papers=scope) if isinstance(e, Sources)).sources
     assert "summarization" in " ".join(p.text for s in sources for p in s.passages)
+
+
+@pytest.mark.parametrize("title", ["LLM-Pruner: On the Structural Pruning of Large Language Models",
+                                   "Do Not (Always) Look Right: Investigating the Capabilities of Decoder-Based LLMs",
+                                   "Retrofitting (Large) Language Models with Dynamic Tokenization"])
+def test_the_users_words_are_the_follow_up_without_the_paper_it_is_about(title):
+    assert users_words(about("how was it (really) evaluated?", title)) == "how was it (really) evaluated?"
+    assert users_words("what does (about) mean here?") == "what does (about) mean here?"
