@@ -396,3 +396,20 @@ def test_a_switch_to_a_paper_named_by_its_method_leaves_the_previous_paper(real_
     assert (resolved.how, resolved.scope) == ("standalone", [])
     found = real_pipeline.retrieve(resolved.standalone).papers[0].title
     assert found == "Parallel Decoding via Hidden Transfer for Lossless Large Language Model Acceleration"
+
+
+def test_the_first_one_follows_the_order_the_user_described_the_papers_in(real_pipeline):
+    question = ("two papers i want to compare: one argues perplexity hides how much compression really breaks llms "
+                "and builds a new benchmark for it, the other is a task-agnostic structural pruning method for llms. "
+                "what are they called?")
+    kick = "Compressing LLMs: The Truth is Rarely Pure and Never Simple"
+    titles = ["LLM-Pruner: On the Structural Pruning of Large Language Models", kick]  # as the answer listed them
+    found = {p.title: p.paper_id for t in titles for p in real_pipeline.retrieve(t).papers}
+    conversation = conversation_after(real_pipeline, [(found[t], t) for t in titles], question)
+    first = conversation.resolve("the first one: at what sparsity do pruning methods already start failing?")
+    second = conversation.resolve("and the second one, how does it decide which parts to remove?")
+    assert (first.how, first.scope) == ("position", [(found[kick], kick)])
+    assert second.scope == [(found[titles[0]], titles[0])]
+    # a list the user did not order keeps the answer's order
+    plain = conversation_after(real_pipeline, [(found[t], t) for t in titles], "which papers compress LLMs?")
+    assert plain.resolve("the first one: what does it find?").scope == [(found[titles[0]], titles[0])]
