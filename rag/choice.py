@@ -52,10 +52,10 @@ _PAIR_LAST = re.compile(rf"^\W*(?P<head>{_ASKS}.+?)\s+both\s+(?P<pair>.+?)\s*\?*
 _PAIR_INSIDE = re.compile(rf"^\W*(?P<head>{_ASKS}.*?\b(?:do|does|did|are|were|is|was|have|has))\s+(?P<pair>.+?)\s+"
                           r"both\s+(?P<tail>[^?]+?)\s*\?*\s*$", re.IGNORECASE | re.DOTALL)
 
-# "how many languages does each use", "what size does each one fit": the option in place of "each".
-# Not "on each benchmark", "each of the speedups": only "each" as the subject, after its verb.
-_EACH_ONE = re.compile(r"\b(?P<verb>does|do|did|is|was|has|have|are|were|can)\s+each(?:\s+(?:one|paper|model|method))?"
-                       r"(?:\s+of\s+(?:them|the\s+two))?\b", re.IGNORECASE)
+# "how many languages does each use", "what size does each one fit", "which model do both use": the option in place
+# of "each". Not "on each benchmark", "each of the speedups": only "each" as the subject, after its verb.
+_EACH_ONE = re.compile(r"\b(?P<verb>does|do|did|is|was|has|have|are|were|can)\s+(?:each|both)"
+                       r"(?:\s+(?:one|paper|model|method))?(?:\s+of\s+(?:them|the\s+two))?\b", re.IGNORECASE)
 # "…: the X, and the Y.": two things named after a colon (not "the paper compares the encoder and the decoder").
 _NAMED_PAIR = re.compile(r"^(?:the|a|an)\s.+?,\s+and\s+(?:the|a|an)\s", re.IGNORECASE | re.DOTALL)
 # "which covers more low-resource languages", "which one has more parameters": a count, asked of each option.
@@ -65,6 +65,16 @@ _MORE = re.compile(r"^which(?:\s+(?:one|paper|model|method))?\s+(?P<verb>has|use
                    r"(?P<rest>\s+(?:against|in|on|for|across)\s[^,]+?)??(?:\s+than\s[^,]+)?$", re.IGNORECASE)
 _SIZE = re.compile(r"^which(?:\s+(?:one|model|of\s+(?:them|the\s+two)))?\s+is\s+(?:the\s+)?(?:bigger|larger|smaller)"
                    r"(?:\s+(?:one|model))?(?:\s+in\s+(?:size|parameters))?$", re.IGNORECASE)
+# "Two papers …: one trains on TTS audio, the other reads N-best lists": two papers the user describes, in an order of
+# their own, which "the first" and "the second" follow.
+ONE_AND_OTHER = re.compile(r"(?<!\bwhich\s)(?<!\bthe\s)\bone\s+(?!of\b)([^,;.?]+?)\s*[,;]\s*"
+                           r"(?:and\s+|while\s+|whereas\s+)?the\s+other\s+(?:one\s+)?([^,;.?]+)", re.IGNORECASE)
+# "… what are they called?", "which papers are these?": asks which papers they are (a list), not something of each.
+_ASKS_THEIR_NAMES = re.compile(r"\b(?:called|titled|titles?|name\s+them)\b|\b(?:which|what)\s+(?:papers|ones|works)\b"
+                               r"|\bwhat\s+are\s+(?:they|these|those)\W*$", re.IGNORECASE)
+# "which … does the first report, and which … did the second extend?": one clause for each described paper.
+_FIRST = re.compile(r"\bthe\s+first(?:\s+(?:one|paper))?\b", re.IGNORECASE)
+_SECOND = re.compile(r"\bthe\s+(?:second|other|latter)(?:\s+(?:one|paper))?\b", re.IGNORECASE)
 # "How many X does A …, compared with the number of Y over which B …?"
 _COMPARED_TO = re.compile(rf"^\W*(?P<first>{_ASKS}[^?]+?),?\s+(?:compared|as\s+against)\s+(?:to|with)\s+"
                           r"(?P<second>the\s+(?:number|count|amount|size)\s+of\s+[^?]+?)\s*\?*\s*$", re.IGNORECASE)
@@ -105,7 +115,27 @@ def choice(question: str) -> Choice | None:
                                (_PAIR_LAST, _asked_before)):
             if (match := pattern.match(question)) and (found := build(match)):
                 return found
-    return _compared(question) or _against_a_count(question)
+    return _compared(question) or _against_a_count(question) or described_pair(question)
+
+
+def described_pair(question: str) -> Choice | None:
+    """"Two papers …: one trains on audio from TTS, the other gives an LLM N-best lists. What WER does the first
+    report, and which dataset did the second extend?": each description with what is asked of it. Asked as one
+    list, the small model was shown both papers' closest sentences and answered neither part."""
+    match = ONE_AND_OTHER.search(question)
+    if not match:
+        return None
+    asking = [p.strip(" ?") for p in _PARTS.split(question)
+              if re.match(_ASKS, p.strip(), re.IGNORECASE) and not ONE_AND_OTHER.search(p)]
+    asked = " — ".join(asking)
+    if not asked or _ASKS_THEIR_NAMES.search(asked):
+        return None
+    options = (match[1].strip(), match[2].strip(" ."))
+    clauses = re.split(rf",?\s+and\s+(?={_ASKS})", asked, maxsplit=1, flags=re.IGNORECASE)
+    if len(clauses) == 2 and _FIRST.search(clauses[0]) and _SECOND.search(clauses[1]):
+        return Choice(options, (_FIRST.sub(options[0], clauses[0], count=1) + "?",
+                                _SECOND.sub(options[1], clauses[1], count=1) + "?"))
+    return _asked_of_each(asked, options)
 
 
 def _against_a_count(question: str) -> Choice | None:
@@ -247,4 +277,4 @@ def option_papers(asked: Choice, retriever: Retriever, scope: list[str] | None, 
 
 def _in_place_of(option: str, words: str, question: str) -> str:
     """The option's question with `words` for the option as a whole word ("BERT", not the "bert" of "mBERT")."""
-    return re.sub(rf"(?<!\w){re.escape(option)}(?!\w)", lambda _: words, question, count=1)
+    return re.sub(rf"(?<!\w){re.escape(option)}(?!\w)", lambda _: words, question)

@@ -17,6 +17,7 @@ from typing import Iterator, Literal
 
 from rag import prompts
 from rag.backends import Usage
+from rag.choice import ONE_AND_OTHER
 from rag.evidence import about, names_paper
 from rag.listing import asks_which_paper, is_list_question
 from rag.pipeline import Answer, Found, Pipeline, Sources, Token, clean_question
@@ -85,10 +86,6 @@ _POSITION = re.compile(rf"\b(?:the\s+)?({'|'.join(_ORDINALS)})\s+(?:one|paper|wo
 # Words that ask about several papers at once: "what do they all have in common?", "how does it compare with …?"
 _ALL_OF_THEM = re.compile(r"\b(?:all|both|each|every|common|compare|compared|comparison|differ|differs|difference|"
                           r"differences|together)\b", re.IGNORECASE)
-# "two papers: one argues perplexity hides …, the other is a structural pruning method": papers the user described
-# in an order of their own, which "the first one" and "the second one" follow.
-_ONE_AND_OTHER = re.compile(r"(?<!\bwhich\s)(?<!\bthe\s)\bone\s+(?!of\b)([^,;.?]+?)\s*[,;]\s*"
-                            r"(?:and\s+|while\s+|whereas\s+)?the\s+other\s+(?:one\s+)?([^,;.?]+)", re.IGNORECASE)
 # "and the other one: what's its trick?": of a list of two, the paper the last turn was not about.
 _OTHER = re.compile(r"\bthe\s+other\s+(?:one|paper|work|study|model|method|approach)\b", re.IGNORECASE)
 # Words after "the" that point at no paper by its content: "the same one", "the second one", "the new one".
@@ -275,7 +272,7 @@ class Conversation:
             number = next(int(g) if g.isdigit() else _ORDINALS[g.casefold()] for g in match.groups() if g)
             if -len(listed) <= number <= len(listed) and number:
                 paper = listed[number - 1] if number > 0 else listed[-1]
-                if list_turn and number in (1, 2) and (described := _ONE_AND_OTHER.search(list_turn.question)):
+                if list_turn and number in (1, 2) and (described := ONE_AND_OTHER.search(list_turn.question)):
                     # the user's own order: "two papers: one argues …, the other is …", then "the first one"
                     paper = self._described(described[number], listed, list_turn)
                 return self._about(question, paper, "position")

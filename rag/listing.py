@@ -10,6 +10,7 @@ import numpy as np
 
 from rag import prompts
 from rag.backends import LLM
+from rag.choice import described_pair
 from rag.text import asked_part, asking_clauses, counted_nouns, sentences
 from rag.embeddings import Embedder
 from rag.retrieve import RetrievedPaper
@@ -70,6 +71,8 @@ _REVIEW = re.compile(r"\b(?:survey|review|overview|round-?up|meta-analysis)", re
 def is_list_question(question: str) -> bool:
     """Whether the answer is a set of papers: "which papers …", or which paper the question describes."""
     if _REVIEW.search(question) and any(_PAPERS.search(noun) for noun in counted_nouns(question)):
+        return False
+    if described_pair(question):  # "two papers …: one …, the other …. what does each keep?"
         return False
     return _PAPERS.search(question) is not None or asks_which_paper(question)
 

@@ -5,6 +5,7 @@ import pytest
 
 from rag import prompts
 from rag.choice import choice
+from rag.listing import is_list_question
 
 from fakes import ScriptedLLM
 
@@ -124,6 +125,36 @@ def test_what_is_asked_of_each_option_is_a_question_about_it(question, questions
                                       "one that tunes both its encoder and its decoder, did it beat?"])
 def test_other_questions_are_not_choices(question):
     assert choice(question) is None
+
+
+@pytest.mark.parametrize("question, options, questions", [
+    # what "the first" and "the second" are asked, each of its own description
+    ("Two papers clean up speech recognizer mistakes: one trains on audio from TTS, the other gives an LLM the "
+     "top-N hypotheses. What WER does the first report, and which dataset did the second extend?",
+     ("trains on audio from TTS", "gives an LLM the top-N hypotheses"),
+     ("What WER does trains on audio from TTS report?", "which dataset did gives an LLM the top-N hypotheses "
+                                                        "extend?")),
+    # "each one" and "both" as the subject: the description in their place
+    ("Two decoding papers keep a structure: one approximates the output distribution, the other reuses candidate "
+     "tokens. What structure does each one keep?",
+     ("approximates the output distribution", "reuses candidate tokens"),
+     ("What structure does approximates the output distribution keep?",
+      "What structure does reuses candidate tokens keep?")),
+    ("two papers - one fine-tunes with RL, the other maps hidden states to labels. which base model do both use?",
+     ("fine-tunes with RL", "maps hidden states to labels"),
+     ("which base model do fine-tunes with RL use?", "which base model do maps hidden states to labels use?")),
+])
+def test_two_papers_described_one_and_the_other_are_each_asked_their_part(question, options, questions):
+    found = choice(question)
+    assert (found.options, found.questions) == (options, questions)
+
+
+def test_two_described_papers_whose_names_are_asked_are_a_list_not_a_choice():
+    question = ("two papers i want to compare: one argues perplexity hides how much compression breaks llms, the "
+                "other is a structural pruning method. what are they called?")
+    assert choice(question) is None and is_list_question(question)
+    assert not is_list_question("Two decoding papers keep a structure: one approximates the output distribution, "
+                                "the other reuses candidate tokens. What structure does each one keep?")
 
 
 QUESTION = "Which reports the higher compression ratio: MaskLLM or SpQR?"

@@ -183,6 +183,19 @@ def test_two_described_papers_compared_are_each_read_for_their_figure(real_pipel
     assert "2.7x" in answer.text and "2x" in answer.text.replace("2.7x", "")
 
 
+def test_two_papers_described_as_one_and_the_other_are_each_asked_their_part(real_pipeline):
+    # Judged as a list, each paper was shown by its sentence closest to the whole question: neither part answered.
+    answer = real_pipeline.ask("two papers keep a text-only LM frozen and reuse it for vision: one only trains a "
+                               "linear projection from image features into the LM, the other drops a frozen LLM "
+                               "transformer block in as a visual encoder layer. which three image encoders does the "
+                               "first compare, and which LLM families does the second try?")
+    assert [c.title.split(":")[0] for c in answer.citations] == [
+        "Linearly Mapping from Image to Text Space", "Frozen Transformers in Language Models Are Effective Visual "
+                                                     "Encoder Layers"]
+    said = sentences(answer.text)
+    assert any("CLIP" in s and "[1]" in s for s in said) and any("LLaMA" in s and "[2]" in s for s in said), said
+
+
 def test_which_covers_more_is_answered_with_each_papers_count(real_pipeline):
     # Asked "which covers more languages — what do the excerpts report for X?", the model compared the paper with
     # MT models and gave no count; asked "how many languages does X cover?", it counts.
