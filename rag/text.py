@@ -398,10 +398,12 @@ def occurs(term: str, text: str) -> bool:
         rf"(?<![\w.]){spaced}(?!\w|\.\d)", text) is not None
 
 
-# "how many GPU hours did …": the words after "how many", up to the verb or preposition that ends the noun phrase.
+# "how many GPU hours did …", "how many points above zero-shot …": the words after "how many", up to the verb or
+# preposition that ends the noun phrase.
 _HOW_MANY = re.compile(rf"\b{_EMBEDDED}how\s+many\s+((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|"
                        r"will|would|of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get|than|each|"
-                       r"every|they|it|we|you)\b)[\w-]+\s*){1,4})", re.IGNORECASE)
+                       r"every|they|it|we|you|above|below|over|under|across|into|between|among|after|before)\b)"
+                       r"[\w-]+\s*){1,4})", re.IGNORECASE)
 # Words that may stand between a number and what it counts: "180k hours", "10 million samples", "40x fewer tokens".
 _SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred", "thousands", "millions", "billions",
           "hundreds", "x", "times", "additional", "extra", "more", "fewer", "less", "different", "distinct"}

@@ -3,7 +3,8 @@
 import pytest
 
 from rag import prompts
-from rag.grounding import gives_nothing_asked, is_refusal, missing_names, names_nothing, states_no_quantity, verify
+from rag.grounding import (gives_nothing_asked, is_refusal, miscounted, missing_names, names_nothing, states_no_quantity,
+                           verify)
 
 from conftest import source
 
@@ -84,6 +85,7 @@ def test_abbreviations_do_not_end_a_sentence():
     ("The authors are not mentioned in the excerpts.", True),
     (prompts.REFUSAL, True),
     ("OWSM-CTC is trained on 180k hours [1].", False),
+    ("The retrieved papers do not answer this.", True),
 ])
 def test_refusals_in_the_models_own_words(answer, refusal):
     assert is_refusal(answer) is refusal
@@ -190,6 +192,30 @@ def test_a_how_many_answer_must_count_what_the_question_counts():
                      "How many alignment algorithms does the survey catalogue?", [SURVEY])
     assert verified.text == ""
     assert verified.checks[0].dropped == "the question asks how many algorithms; [1] gives four key aspects"
+
+
+def test_a_count_must_count_the_same_thing_in_the_source():
+    tiny = source("TinyHelen", "We created a leaner suite: 71M Leaner-Pretrain, 7M Leaner-Instruct. PPO improves "
+                               "performance, with a 6.3-point gain over SFT. It is trained on 180k hours of audio.")
+    assert miscounted("It covers 7 languages.", tiny.text, "How many languages does it cover?", "[1]") == (
+        "the question asks how many languages; [1] gives 7 languages")
+    for answer, question in [("PPO improves by 6.3 points over SFT [1].", "how many points does PPO gain?"),
+                             ("It is trained on 180k hours of audio [1].", "how many hours of audio?")]:
+        assert [c.dropped for c in check(answer, question, [tiny]).checks] == [None], answer
+
+
+def test_a_sentence_whose_fact_is_in_a_source_is_kept_however_few_of_its_words_are():
+    # "saw" and "approximately" are 2 of its 3 words the question lacks; its one fact is the source's
+    flm = source("FLM-101B", "We demonstrate that an LLM with 101B parameters and 0.31TB tokens can be trained on "
+                             "a 100K budget.")
+    verified = check("The roughly-100B open model trained on a budget saw approximately 0.31TB tokens.",
+                     "The roughly-100B open model trained on a budget: how many training tokens did it see?",
+                     [OWSM, flm])
+    assert [c.n for c in verified.citations] == [2] and "0.31TB" in verified.text
+    verified = check("The roughly-100B open model trained on a budget saw approximately 0.52TB tokens.",
+                     "The roughly-100B open model trained on a budget: how many training tokens did it see?",
+                     [OWSM, flm])
+    assert verified.text == ""
 
 
 def test_a_count_may_use_the_papers_word_for_what_is_counted():

@@ -12,6 +12,7 @@ from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts
     ("How many Indian and African languages did it test?", ["Indian", "languages"]),
     ("What ROUGE score does it get?", []),
     ("ppo vs plain sft on glue, how many points better?", ["points"]),
+    ("how many points above plain zero-shot prompting does it land on GLUE?", ["points"]),
     ("How many times faster than the encoder-decoder is it?", ["times"]),
     ("How many fewer tokens does it need?", ["tokens"]),
     ("How many more?", ["more"]),
