@@ -201,13 +201,17 @@ def described_elsewhere(sentence: str, question: str, rare: AbstractSet[str], ci
                         rare_held: list[set[str]]) -> str | None:
     """A sentence that repeats the question's description of a paper ("the hidden-transfer decoding method") while
     its cited papers hold none of the description's rare words, and another source holds some, gives that
-    paper's subject a fact of another ("2.7x", from a paper on another decoding method)."""
+    paper's subject a fact of another ("2.7x", from a paper on another decoding method). So does one whose cited
+    papers hold fewer than half of them where another source holds more: "the hypernetwork approach for swapping a
+    tokenizer for an arbitrary new one" is the paper holding all three words, not one holding "hypernetwork"."""
     restated = rare & word_terms(sentence)
-    if not cites or not restated or any(restated & rare_held[n - 1] for n in cites):  # citing none, it gives nothing
+    if not cites or not restated:  # citing none, it gives nothing
         return None
-    holders = bracketed(n for n, held in enumerate(rare_held, start=1) if restated & held)
-    if not holders:
+    held = [len(restated & paper) for paper in rare_held]
+    cited, most = max(held[n - 1] for n in cites), max(held)
+    if cited == most or 2 * cited >= len(restated):
         return None
+    holders = bracketed(n for n, count in enumerate(held, start=1) if count == most)
     words = [w for w in dict.fromkeys(re.findall(r"[\w-]+", question)) if word_terms(w) & restated]
     verb = "describes" if len(words) == 1 else "describe"
     return f"the question's {', '.join(words)} {verb} {holders}, not {bracketed(cites)}"
@@ -246,15 +250,19 @@ def said_of_others(number: str, sentence: str, support: str, abstracts: list[str
 def miscounted(sentence: str, support: str, question: str, where: str) -> str | None:
     """For a "how many X" question, a sentence whose numbers count something else in the source: "four key
     aspects" does not say how many alignment algorithms, nor "7M Leaner-Instruct" that "7 languages" are covered.
-    A bare number ("30") counts what the source says it counts ("30 prominent language models"), and a bare number
-    of the source what the sentence says."""
+    A bare number ("30") counts what the source says it counts ("30 prominent language models")."""
     asked = counted_nouns(question)
     stated = counts(_SCALE_WORDS.sub(_scaled, sentence))
     if not asked or not stated:
         return None
-    in_source = [_amount(*pair) for s in sentences(_SCALE_WORDS.sub(_scaled, support)) for pair in counts(s)]
-    for value, phrase in map(lambda pair: _amount(*pair), stated):
-        if any(v == value and (counts_asked(p, asked) or counts_asked(phrase, asked) and not p) for v, p in in_source):
+    in_source = [(_digits(n), *_amount(n, p)) for s in sentences(_SCALE_WORDS.sub(_scaled, support))
+                 for n, p in counts(s)]
+    for number, words in stated:
+        value, phrase = _amount(number, words)
+        if any(v == value and counts_asked(p, asked) for _, v, p in in_source):
+            return None
+        # Its own words may say what it counts, unless the source counts something else by that number
+        if counts_asked(phrase, asked) and not any(d == _digits(number) and (v != value or p) for d, v, p in in_source):
             return None
     number, phrase = stated[0]
     return f"the question asks how many {' or '.join(asked)}; {where} gives {number} {' '.join(phrase)}".rstrip()
@@ -265,6 +273,10 @@ def miscounted(sentence: str, support: str, question: str, where: str) -> str | 
 _SCALES = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "t": 1e12}
 _UNITS = {"x", "%", "×"}
 _SCALE_WORDS = re.compile(r"(\d)\s+(thousand|million|billion|trillion)\b", re.IGNORECASE)
+
+
+def _digits(number: str) -> str:  # "7M": "7"
+    return re.sub(r"[^\d.]", "", number) or number.casefold()
 
 
 def _scaled(found: re.Match) -> str:  # "7 billion": "7b"
@@ -282,12 +294,15 @@ def _amount(number: str, phrase: list[str]) -> tuple[tuple[str, str], list[str]]
     return (value, ""), [suffix, *phrase]
 
 
-def states_no_quantity(question: str, answer: str) -> str | None:
+def states_no_quantity(question: str, answer: str, titles: Sequence[str] = ()) -> str | None:
     """For a question that asks a quantity, an answer that states none of its own, as a reason: "There are
     collections of open-source implementations" does not say how many; "It took 770M parameters to distill the
-    770M model" only gives back the question's number."""
+    770M model" only gives back the question's number; the "Six" of a cited title ("MUSE: … Six-Way Evaluation")
+    counts nothing."""
     asked = counted_nouns(question)
     answer = strip_markers(answer)
+    for title in titles:
+        answer = answer.replace(title, " ")
     if asked and not states_quantity(answer):
         return f"the question asks how many {' or '.join(asked)}; the answer states no number"
     quantity = QUANTITY.search(question)

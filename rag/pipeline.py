@@ -283,7 +283,8 @@ class Pipeline:
                     quoted := self._source_says(question, raw, sources, verified, papers, timings)):
                 return quoted
             titles = [c.title for c in verified.citations]
-            unanswered = (states_no_quantity(question, verified.text) or names_nothing(question, verified.text, titles)
+            unanswered = (states_no_quantity(question, verified.text, titles)
+                          or names_nothing(question, verified.text, titles)
                           or gives_nothing_asked(question, verified.text) or unnamed) if verified.citations else None
             if verified.citations and not unanswered:
                 reason = (f"{len(dropped)} of {len(checks)} sentences left out: "

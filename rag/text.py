@@ -398,12 +398,14 @@ def occurs(term: str, text: str) -> bool:
         rf"(?<![\w.]){spaced}(?!\w|\.\d)", text) is not None
 
 
-# "how many GPU hours did …", "how many points above zero-shot …": the words after "how many", up to the verb or
-# preposition that ends the noun phrase.
-_HOW_MANY = re.compile(rf"\b{_EMBEDDED}how\s+many\s+((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|"
-                       r"will|would|of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get|than|each|"
-                       r"every|they|it|we|you|above|below|over|under|across|into|between|among|after|before)\b)"
-                       r"[\w-]+\s*){1,4})", re.IGNORECASE)
+# "how many GPU hours did …", "how many points above zero-shot …", "how many of its scenarios …": the words after
+# "how many", up to the verb or preposition that ends the noun phrase.
+# After "how many of its", the noun phrase runs to its first plural: a verb may follow ("… methods avoided …").
+_HOW_MANY = re.compile(rf"\b{_EMBEDDED}how\s+many\s+(?:of\s+(?:the|its|their|these|those)\s+((?:[\w-]+\s+){{0,2}}?"
+                       r"[\w-]+s)\b|((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|of|in|on|"
+                       r"for|to|from|by|with|at|that|which|per|made|went|go|got|get|than|each|every|they|it|we|you|"
+                       r"above|below|over|under|across|into|between|among|after|before)\b)[\w-]+\s*){1,4}))",
+                       re.IGNORECASE)
 # Words that may stand between a number and what it counts: "180k hours", "10 million samples", "40x fewer tokens".
 _SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred", "thousands", "millions", "billions",
           "hundreds", "x", "times", "additional", "extra", "more", "fewer", "less", "different", "distinct"}
@@ -425,7 +427,7 @@ def counted_nouns(question: str) -> list[str]:
     if not match:
         return []
     parts = [[w for w in part.split() if w.casefold() not in _COMPARATIVES] or part.split()  # "how many more?"
-             for part in re.split(r"\s+(?:and|or)\s+|,\s*", match.group(1).strip())]
+             for part in re.split(r"\s+(?:and|or)\s+|,\s*", (match.group(1) or match.group(2)).strip())]
     return list(dict.fromkeys(words[-1] for words in parts if words))
 
 

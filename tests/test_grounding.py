@@ -299,6 +299,9 @@ def test_a_quantity_answer_must_state_a_quantity_of_its_own():
     assert states_no_quantity("How many tokens was Llama 2 pretrained on?", "On 2 trillion tokens [1].") is None
     assert states_no_quantity("How fast is the 4-bit model?", "The 4-bit model is twice as fast [1].") is None
     assert states_no_quantity("Which reaches the higher ratio, 16x or 4x?", "The 16x one [1].") is None
+    muse = "MUSE: Machine Unlearning Six-Way Evaluation for Language Models"
+    assert states_no_quantity("how many of its scenarios are new?", f"{muse} [1]", [muse]) == (
+        "the question asks how many scenarios; the answer states no number")
 
 
 def test_an_answer_to_which_models_or_datasets_must_name_one_the_question_does_not():
@@ -385,6 +388,23 @@ def test_a_sentence_that_describes_one_paper_with_another_papers_fact_is_dropped
     kept = verify("The hidden-transfer method predicts pseudo hidden states of future tokens [1].", question,
                   [HIDDEN, CHIMERA], [HIDDEN.text, CHIMERA.text], rare={"hidden", "transfer"})
     assert [c.n for c in kept.citations] == [1]
+
+
+def test_a_sentence_citing_a_paper_with_less_of_the_description_than_another_is_dropped():
+    zett = source("Zero-Shot Tokenizer Transfer", "We train a hypernetwork to swap a model's tokenizer for an "
+                                                  "arbitrary one.")
+    retrofit = source("Retrofitting LMs with Dynamic Tokenization", "A hypernetwork embeds merged subwords. On "
+                                                                     "Mistral-7B, inputs shrink by 40%.")
+    question = "the hypernetwork approach for swapping a tokenizer for an arbitrary one: how much shorter are inputs?"
+    answer = "The hypernetwork approach for swapping a tokenizer for an arbitrary one shortens inputs by 40% [2]."
+    rare = {"hypernetwork", "swap", "arbitrari"}
+    verified = verify(answer, question, [zett, retrofit], [zett.text, retrofit.text], rare=rare)
+    assert [c.dropped for c in verified.checks] == [
+        "the question's hypernetwork, swapping, arbitrary describe [1], not [2]"]
+    # half of the description is enough: the words shared with another paper do not outvote it
+    answer = "The hypernetwork approach for swapping a tokenizer shortens inputs by 40% [2]."
+    assert [c.dropped for c in verify(answer, question, [zett, retrofit], [zett.text, retrofit.text],
+                                      rare=rare).checks] == [None]
 
 
 def test_a_paper_that_spells_out_the_questions_acronym_holds_it():
