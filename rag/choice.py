@@ -52,10 +52,10 @@ _PAIR_LAST = re.compile(rf"^\W*(?P<head>{_ASKS}.+?)\s+both\s+(?P<pair>.+?)\s*\?*
 _PAIR_INSIDE = re.compile(rf"^\W*(?P<head>{_ASKS}.*?\b(?:do|does|did|are|were|is|was|have|has))\s+(?P<pair>.+?)\s+"
                           r"both\s+(?P<tail>[^?]+?)\s*\?*\s*$", re.IGNORECASE | re.DOTALL)
 
-# "how many languages does each use", "what size does each one fit", "which model do both use": the option in place
-# of "each". Not "on each benchmark", "each of the speedups": only "each" as the subject, after its verb.
-_EACH_ONE = re.compile(r"\b(?P<verb>does|do|did|is|was|has|have|are|were|can)\s+(?:each|both)"
-                       r"(?:\s+(?:one|paper|model|method))?(?:\s+of\s+(?:them|the\s+two))?\b", re.IGNORECASE)
+# "how many languages does each use", "what size does each one fit": the option in place of "each".
+# Not "on each benchmark", "each of the speedups": only "each" as the subject, after its verb.
+_EACH_ONE = re.compile(r"\b(?P<verb>does|do|did|is|was|has|have|are|were|can)\s+each(?:\s+(?:one|paper|model|method))?"
+                       r"(?:\s+of\s+(?:them|the\s+two))?\b", re.IGNORECASE)
 # "…: the X, and the Y.": two things named after a colon (not "the paper compares the encoder and the decoder").
 _NAMED_PAIR = re.compile(r"^(?:the|a|an)\s.+?,\s+and\s+(?:the|a|an)\s", re.IGNORECASE | re.DOTALL)
 # "which covers more low-resource languages", "which one has more parameters": a count, asked of each option.
@@ -66,12 +66,19 @@ _MORE = re.compile(r"^which(?:\s+(?:one|paper|model|method))?\s+(?P<verb>has|use
 _SIZE = re.compile(r"^which(?:\s+(?:one|model|of\s+(?:them|the\s+two)))?\s+is\s+(?:the\s+)?(?:bigger|larger|smaller)"
                    r"(?:\s+(?:one|model))?(?:\s+in\s+(?:size|parameters))?$", re.IGNORECASE)
 # "Two papers …: one trains on TTS audio, the other reads N-best lists": two papers the user describes, in an order of
-# their own, which "the first" and "the second" follow.
-ONE_AND_OTHER = re.compile(r"(?<!\bwhich\s)(?<!\bthe\s)\bone\s+(?!of\b)([^,;.?]+?)\s*[,;]\s*"
-                           r"(?:and\s+|while\s+|whereas\s+)?the\s+other\s+(?:one\s+)?([^,;.?]+)", re.IGNORECASE)
+# their own, which "the first" and "the second" follow. A description may hold a decimal ("reaches 2.7x").
+_DESCRIBED = r"((?:[^,;.?]|\.(?=\d))+?)"
+ONE_AND_OTHER = re.compile(rf"(?<!\bwhich\s)(?<!\bthe\s)\bone\s+(?!of\b){_DESCRIBED}\s*[,;]\s*"
+                           rf"(?:and\s+|while\s+|whereas\s+)?the\s+other\s+(?:one\s+)?{_DESCRIBED}(?=[,;?]|\.(?!\d)|$)",
+                           re.IGNORECASE)
+# What the two are, before they are described: "two papers", "two of the speculative decoding papers", "two
+# training-free ways"; not "two draft heads" of one paper.
+_TWO_PAPERS = re.compile(r"\b(?:two|2|a\s+pair\s+of|a\s+couple\s+of)\s+(?:of\s+(?:the|these)\s+)?(?:[\w/-]+\s+){0,4}?"
+                         r"(?:papers|works|studies|methods|approaches|ways|models|systems|techniques|frameworks)\b",
+                         re.IGNORECASE)
 # "… what are they called?", "which papers are these?": asks which papers they are (a list), not something of each.
-_ASKS_THEIR_NAMES = re.compile(r"\b(?:called|titled|titles?|name\s+them)\b|\b(?:which|what)\s+(?:papers|ones|works)\b"
-                               r"|\bwhat\s+are\s+(?:they|these|those)\W*$", re.IGNORECASE)
+_ASKS_THEIR_NAMES = re.compile(r"\b(?:called|titled|titles?|name\s+them|their\s+names)\b|\b(?:which|what)\s+"
+                               r"(?:papers|ones)\b|\bwhat\s+are\s+(?:they|these|those)\W*$", re.IGNORECASE)
 # "which … does the first report, and which … did the second extend?": one clause for each described paper.
 _FIRST = re.compile(r"\bthe\s+first(?:\s+(?:one|paper))?\b", re.IGNORECASE)
 _SECOND = re.compile(r"\bthe\s+(?:second|other|latter)(?:\s+(?:one|paper))?\b", re.IGNORECASE)
@@ -123,15 +130,16 @@ def described_pair(question: str) -> Choice | None:
     report, and which dataset did the second extend?": each description with what is asked of it. Asked as one
     list, the small model was shown both papers' closest sentences and answered neither part."""
     match = ONE_AND_OTHER.search(question)
-    if not match:
+    if not match or not _TWO_PAPERS.search(question[:match.start()]):
         return None
     asking = [p.strip(" ?") for p in _PARTS.split(question)
               if re.match(_ASKS, p.strip(), re.IGNORECASE) and not ONE_AND_OTHER.search(p)]
     asked = " — ".join(asking)
     if not asked or _ASKS_THEIR_NAMES.search(asked):
         return None
-    options = (match[1].strip(), match[2].strip(" ."))
-    clauses = re.split(rf",?\s+and\s+(?={_ASKS})", asked, maxsplit=1, flags=re.IGNORECASE)
+    options = (match[1].strip(), match[2].strip())
+    clauses = asking if len(asking) == 2 else re.split(rf",?\s+and\s+(?={_ASKS})", asked, maxsplit=1,
+                                                       flags=re.IGNORECASE)
     if len(clauses) == 2 and _FIRST.search(clauses[0]) and _SECOND.search(clauses[1]):
         return Choice(options, (_FIRST.sub(options[0], clauses[0], count=1) + "?",
                                 _SECOND.sub(options[1], clauses[1], count=1) + "?"))

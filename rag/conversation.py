@@ -17,7 +17,7 @@ from typing import Iterator, Literal
 
 from rag import prompts
 from rag.backends import Usage
-from rag.choice import ONE_AND_OTHER
+from rag.choice import ONE_AND_OTHER, described_pair
 from rag.evidence import about, names_paper
 from rag.listing import asks_which_paper, is_list_question
 from rag.pipeline import Answer, Found, Pipeline, Sources, Token, clean_question
@@ -229,7 +229,7 @@ class Conversation:
         list_turn = next((t for t in reversed(turns) if len(t.papers) > 1 or (
             t.papers and t.how in ("standalone", "switched") and is_list_question(t.standalone))), None)
         listed = list_turn.papers if list_turn else previous
-        if not turns:
+        if not turns or described_pair(question):  # "two papers …: one …, the other …" describes its own papers
             return Resolved(question, question, "standalone")
         if (switch := _SWITCH.match(question)) and question[switch.end():].strip():
             return Resolved(question, question[switch.end():], "switched")

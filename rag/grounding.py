@@ -12,6 +12,7 @@ what it claims, and dropped with its reason otherwise.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from collections.abc import Iterable, Sequence, Set as AbstractSet
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ SUPPORT_MIN = 0.5
 # How a model says the excerpts lack the answer, in its own words.
 _REFUSAL_WORDS = re.compile(
     r"i don'?t know|(?:not|never) (?:mentioned|provided|stated|given|specified|available|included|found)"
-    r"|do(?:es)? not (?:mention|state|provide|specify|contain|include|say|answer)|cannot (?:be )?(?:determined|answer)"
+    r"|do(?:es)? not (?:mention|state|provide|specify|contain|include|say)|(?:papers|excerpts|sources) do not answer|cannot (?:be )?(?:determined|answer)"
     r"|no (?:information|mention)", re.IGNORECASE)
 
 
@@ -125,8 +126,9 @@ def verify(answer: str, question: str, sources: list[RetrievedPaper], abstracts:
         best = max(range(len(sources)), key=support.__getitem__, default=None)
         if not cites and best is not None and support[best] >= SUPPORT_MIN:
             cites = [best + 1]
-        if not cites and added_facts(bare, question):
-            # its words are few, so filler weighs ("saw approximately 0.31TB tokens": 1 of 3); its facts decide
+        if not cites and added_numbers(bare, question):
+            # its words are few, so filler weighs ("saw approximately 0.31TB tokens": 1 of 3); its numbers decide,
+            # each checked against a sentence of the source that shares a word with it
             holders = [n for n in range(1, len(sources) + 1) if missing_fact(bare, [n], abstracts, question) is None]
             if holders := [n for n in holders if n in marked] or holders:
                 cites = [max(holders, key=lambda n: support[n - 1])]
@@ -162,9 +164,9 @@ def other_subject(sentence: str, cites: list[int], subject: list[int]) -> str | 
     return f"its \"{pronoun.group(1)}\" is {bracketed(subject)}'s subject, but the sentence cites {bracketed(cites)}"
 
 
-def added_facts(sentence: str, question: str) -> list[str]:
-    """The numbers and names of `sentence` that the question does not state: what it claims."""
-    return [fact for fact in numbers(sentence) + names(sentence) if not occurs(fact, question)]
+def added_numbers(sentence: str, question: str) -> list[str]:
+    """The numbers of `sentence` that the question does not state: what it claims."""
+    return [number for number in numbers(sentence) if not occurs(number, question)]
 
 
 def missing_fact(sentence: str, cites: list[int], abstracts: list[str], question: str) -> str | None:
@@ -255,14 +257,17 @@ def miscounted(sentence: str, support: str, question: str, where: str) -> str | 
     stated = counts(_SCALE_WORDS.sub(_scaled, sentence))
     if not asked or not stated:
         return None
-    in_source = [(_digits(n), *_amount(n, p)) for s in sentences(_SCALE_WORDS.sub(_scaled, support))
+    in_source = [(_digits(n), _scale(n), *_amount(n, p)) for s in sentences(_SCALE_WORDS.sub(_scaled, support))
                  for n, p in counts(s)]
     for number, words in stated:
         value, phrase = _amount(number, words)
-        if any(v == value and counts_asked(p, asked) for _, v, p in in_source):
+        if any(v == value and counts_asked(p, asked) for _, _, v, p in in_source):
             return None
-        # Its own words may say what it counts, unless the source counts something else by that number
-        if counts_asked(phrase, asked) and not any(d == _digits(number) and (v != value or p) for d, v, p in in_source):
+        # Its own words may say what it counts, unless the source has that number at another scale ("7M") or
+        # counting something else ("30 prominent language models"; a size is no count: "7B model" has 7B parameters)
+        if counts_asked(phrase, asked) and not any(
+                digits == _digits(number) and (v != value or p and not scale)
+                for digits, scale, v, p in in_source):
             return None
     number, phrase = stated[0]
     return f"the question asks how many {' or '.join(asked)}; {where} gives {number} {' '.join(phrase)}".rstrip()
@@ -270,9 +275,10 @@ def miscounted(sentence: str, support: str, question: str, where: str) -> str | 
 
 # Written onto a number, these change its value ("7M" is not 7, "180k" is 180,000); a word written onto it is what it
 # counts ("6.3-point").
-_SCALES = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "t": 1e12}
+_SCALES = {"k": 3, "m": 6, "b": 9, "bn": 9, "t": 12}  # powers of ten
 _UNITS = {"x", "%", "×"}
 _SCALE_WORDS = re.compile(r"(\d)\s+(thousand|million|billion|trillion)\b", re.IGNORECASE)
+_SCALE_LETTERS = {"thousand": "k", "million": "m", "billion": "b", "trillion": "t"}
 
 
 def _digits(number: str) -> str:  # "7M": "7"
@@ -280,18 +286,37 @@ def _digits(number: str) -> str:  # "7M": "7"
 
 
 def _scaled(found: re.Match) -> str:  # "7 billion": "7b"
-    return found.group(1) + found.group(2)[0].casefold()
+    return found.group(1) + _SCALE_LETTERS[found.group(2).casefold()]
 
 
-def _amount(number: str, phrase: list[str]) -> tuple[tuple[str, str], list[str]]:
-    """A count as (value, unit) and what it counts: "6.3-point" gain is (6.3, "") point gain; "7M" is (7000000, "")."""
-    value, suffix = re.match(r"([\d.,]*\d|\D+)[-\s]?(.*)$", number).groups()
+def _amount(number: str, phrase: list[str]) -> tuple[tuple[str | Decimal, str], list[str]]:
+    """A count as (value, unit) and what it counts: "6.3-point" gain is (6.3, "") point gain; "7M" is (7000000, "");
+    "1.2.3" (a version) and "3-4" (a range) stay as written."""
+    value, suffix = re.match(r"(\d[\d.,]*|\D+)[-\s]?(.*)$", number).groups()
+    if re.search(r"\d", suffix):
+        return (number.casefold(), ""), phrase
     value, suffix = value.replace(",", "").casefold(), suffix.casefold()
-    if value[0].isdigit() and (suffix in _SCALES or not suffix):
-        return (f"{float(value) * _SCALES.get(suffix, 1):g}", ""), phrase
-    if suffix in _UNITS or not suffix:
-        return (value, suffix), phrase
-    return (value, ""), [suffix, *phrase]
+    amount: str | Decimal = value
+    if value[0].isdigit():
+        try:
+            amount = Decimal(value).scaleb(_SCALES.get(suffix, 0)).normalize()
+        except InvalidOperation:
+            amount = number.casefold()
+    if suffix in _SCALES or not suffix:
+        return (amount, ""), phrase
+    if suffix in _UNITS:
+        return (amount, suffix), phrase
+    return (amount, ""), [suffix, *phrase]
+
+
+def _scale(number: str) -> str:  # "7M": "m"; "30": ""
+    return next((suffix for suffix in _SCALES if re.search(rf"\d{suffix}$", number, re.IGNORECASE)), "")
+
+
+def without_titles(text: str, titles: Sequence[str]) -> str:
+    for title in titles:
+        text = text.replace(title, " ")
+    return text
 
 
 def states_no_quantity(question: str, answer: str, titles: Sequence[str] = ()) -> str | None:
@@ -300,9 +325,7 @@ def states_no_quantity(question: str, answer: str, titles: Sequence[str] = ()) -
     770M model" only gives back the question's number; the "Six" of a cited title ("MUSE: … Six-Way Evaluation")
     counts nothing."""
     asked = counted_nouns(question)
-    answer = strip_markers(answer)
-    for title in titles:
-        answer = answer.replace(title, " ")
+    answer = without_titles(strip_markers(answer), titles)
     if asked and not states_quantity(answer):
         return f"the question asks how many {' or '.join(asked)}; the answer states no number"
     quantity = QUANTITY.search(question)
@@ -332,9 +355,7 @@ def names_nothing(question: str, answer: str, titles: Sequence[str] = ()) -> str
     and the cited `titles` do not ("WavLLM uses dual encoders" for "Which two encoders does WavLLM use?", "MUSE was
     written by the authors of the paper" for "who wrote it?"), as a reason."""
     asked = ASKS_NAMES.search(question) or _ASKS_WHO.search(asked_part(question))
-    answer = strip_markers(answer)
-    for title in titles:
-        answer = answer.replace(title, " ")
+    answer = without_titles(strip_markers(answer), titles)
     if asked and not names_what_is_asked(answer, question):
         return f"the question asks {asked.group(0).strip().lower()}; the answer names none"
     return None

@@ -402,10 +402,10 @@ def occurs(term: str, text: str) -> bool:
 # "how many", up to the verb or preposition that ends the noun phrase.
 # After "how many of its", the noun phrase runs to its first plural: a verb may follow ("… methods avoided …").
 _HOW_MANY = re.compile(rf"\b{_EMBEDDED}how\s+many\s+(?:of\s+(?:the|its|their|these|those)\s+((?:[\w-]+\s+){{0,2}}?"
-                       r"[\w-]+s)\b|((?:(?!(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|of|in|on|"
-                       r"for|to|from|by|with|at|that|which|per|made|went|go|got|get|than|each|every|they|it|we|you|"
-                       r"above|below|over|under|across|into|between|among|after|before)\b)[\w-]+\s*){1,4}))",
-                       re.IGNORECASE)
+                       r"(?!(?:is|was|has|does|this|its)\b)[\w-]+s)\b|((?:(?!(?:is|are|was|were|do|does|did|has|have|"
+                       r"had|can|could|will|would|of|in|on|for|to|from|by|with|at|that|which|per|made|went|go|got|get|"
+                       r"than|each|every|they|it|we|you|above|below|over|under|across|into|between|among|after|before)"
+                       r"(?![\w-]))[\w-]+\s*){1,4}))", re.IGNORECASE)
 # Words that may stand between a number and what it counts: "180k hours", "10 million samples", "40x fewer tokens".
 _SCALE = {"k", "m", "b", "thousand", "million", "billion", "trillion", "hundred", "thousands", "millions", "billions",
           "hundreds", "x", "times", "additional", "extra", "more", "fewer", "less", "different", "distinct"}

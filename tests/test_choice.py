@@ -140,9 +140,11 @@ def test_other_questions_are_not_choices(question):
      ("approximates the output distribution", "reuses candidate tokens"),
      ("What structure does approximates the output distribution keep?",
       "What structure does reuses candidate tokens keep?")),
-    ("two papers - one fine-tunes with RL, the other maps hidden states to labels. which base model do both use?",
-     ("fine-tunes with RL", "maps hidden states to labels"),
-     ("which base model do fine-tunes with RL use?", "which base model do maps hidden states to labels use?")),
+    # one asking sentence each; a description's decimal is part of it
+    ("Two papers clean up speech recognizer mistakes: one reaches 1.5% WER, the other gives an LLM the top-N "
+     "hypotheses. What data does the first train on? Which dataset did the second extend?",
+     ("reaches 1.5% WER", "gives an LLM the top-N hypotheses"),
+     ("What data does reaches 1.5% WER train on?", "Which dataset did gives an LLM the top-N hypotheses extend?")),
 ])
 def test_two_papers_described_one_and_the_other_are_each_asked_their_part(question, options, questions):
     found = choice(question)
@@ -155,6 +157,11 @@ def test_two_described_papers_whose_names_are_asked_are_a_list_not_a_choice():
     assert choice(question) is None and is_list_question(question)
     assert not is_list_question("Two decoding papers keep a structure: one approximates the output distribution, "
                                 "the other reuses candidate tokens. What structure does each one keep?")
+
+
+def test_one_and_the_other_of_one_paper_are_no_two_papers():
+    assert choice("The paper trains two draft heads: one predicts the next token, the other predicts two steps "
+                  "ahead. How much speedup does it report?") is None
 
 
 QUESTION = "Which reports the higher compression ratio: MaskLLM or SpQR?"

@@ -68,6 +68,9 @@ def conversation_after(pipeline, papers, question="which papers study efficiency
     ("the quantization paper: how many bits does it use?", "description", [B], None),
     ("the paper: how many bits does it use?", "subject", [A], None),  # words every listed paper has name none
     ("the key idea of the paper, what is it?", "subject", [A], None),  # "the paper": the one just discussed
+    # two papers the question describes itself: "the first" is the first of its own, not of the list
+    ("Two papers prune LLMs: one learns 2:4 masks, the other removes coupled structures. What does the first one "
+     "prune?", "standalone", [], None),
 ])
 def test_follow_ups_are_scoped_to_the_previous_papers(fake_pipeline, question, how, scope, standalone):
     resolved = conversation_after(fake_pipeline, [A, B, C]).resolve(question)

@@ -3,8 +3,8 @@
 import pytest
 
 from rag import prompts
-from rag.grounding import (gives_nothing_asked, is_refusal, miscounted, missing_names, names_nothing, states_no_quantity,
-                           verify)
+from rag.grounding import (gives_nothing_asked, is_refusal, miscounted, missing_names, names_nothing,
+                           states_no_quantity, verify)
 
 from conftest import source
 
@@ -86,6 +86,7 @@ def test_abbreviations_do_not_end_a_sentence():
     (prompts.REFUSAL, True),
     ("OWSM-CTC is trained on 180k hours [1].", False),
     ("The retrieved papers do not answer this.", True),
+    ("The aligned model does not answer 95% of harmful prompts [1].", False),
 ])
 def test_refusals_in_the_models_own_words(answer, refusal):
     assert is_refusal(answer) is refusal
@@ -199,6 +200,12 @@ def test_a_count_must_count_the_same_thing_in_the_source():
                                "performance, with a 6.3-point gain over SFT. It is trained on 180k hours of audio.")
     assert miscounted("It covers 7 languages.", tiny.text, "How many languages does it cover?", "[1]") == (
         "the question asks how many languages; [1] gives 7 languages")
+    # the same value however written; a size is no other count
+    assert miscounted("It was trained on 180 thousand hours.", tiny.text, "how many hours of audio?", "[1]") is None
+    assert miscounted("It has 7 billion parameters.", "a 7B model", "how many parameters does it have?", "[1]") is None
+    helm = "We evaluate 30 prominent language models on 42 scenarios."
+    assert miscounted("It uses 30 scenarios.", helm, "How many scenarios does it use?", "[1]") == (
+        "the question asks how many scenarios; [1] gives 30 scenarios")
     for answer, question in [("PPO improves by 6.3 points over SFT [1].", "how many points does PPO gain?"),
                              ("It is trained on 180k hours of audio [1].", "how many hours of audio?")]:
         assert [c.dropped for c in check(answer, question, [tiny]).checks] == [None], answer

@@ -16,6 +16,8 @@ from rag.text import (ASKS_NAMES, QUANTITY, content_terms, counted_nouns, counts
     ("how many of its scenarios had never been used before?", ["scenarios"]),
     ("how many of them were new?", []),
     ("and how many of the methods avoided serious privacy leakage?", ["methods"]),
+    ("how many under-resourced languages does it cover?", ["languages"]),  # "under-" is no preposition
+    ("how many of its training data was synthetic?", []),
     ("How many times faster than the encoder-decoder is it?", ["times"]),
     ("How many fewer tokens does it need?", ["tokens"]),
     ("How many more?", ["more"]),
