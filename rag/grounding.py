@@ -257,17 +257,17 @@ def miscounted(sentence: str, support: str, question: str, where: str) -> str | 
     stated = counts(_SCALE_WORDS.sub(_scaled, sentence))
     if not asked or not stated:
         return None
-    in_source = [(_digits(n), _scale(n), *_amount(n, p)) for s in sentences(_SCALE_WORDS.sub(_scaled, support))
+    in_source = [(_digits(n), *_amount(n, p)) for s in sentences(_SCALE_WORDS.sub(_scaled, support))
                  for n, p in counts(s)]
     for number, words in stated:
-        value, phrase = _amount(number, words)
-        if any(v == value and counts_asked(p, asked) for _, _, v, p in in_source):
+        value, phrase, _ = _amount(number, words)
+        if any(v == value and counts_asked(p, asked) for _, v, p, _ in in_source):
             return None
         # Its own words may say what it counts, unless the source has that number at another scale ("7M") or
         # counting something else ("30 prominent language models"; a size is no count: "7B model" has 7B parameters)
         if counts_asked(phrase, asked) and not any(
-                digits == _digits(number) and (v != value or p and not scale)
-                for digits, scale, v, p in in_source):
+                digits == _digits(number) and (v != value or p and not scaled)
+                for digits, v, p, scaled in in_source):
             return None
     number, phrase = stated[0]
     return f"the question asks how many {' or '.join(asked)}; {where} gives {number} {' '.join(phrase)}".rstrip()
@@ -289,12 +289,12 @@ def _scaled(found: re.Match) -> str:  # "7 billion": "7b"
     return found.group(1) + _SCALE_LETTERS[found.group(2).casefold()]
 
 
-def _amount(number: str, phrase: list[str]) -> tuple[tuple[str | Decimal, str], list[str]]:
-    """A count as (value, unit) and what it counts: "6.3-point" gain is (6.3, "") point gain; "7M" is (7000000, "");
-    "1.2.3" (a version) and "3-4" (a range) stay as written."""
+def _amount(number: str, phrase: list[str]) -> tuple[tuple[str | Decimal, str], list[str], bool]:
+    """A count as (value, unit), what it counts, and whether a scale letter was written onto it: "6.3-point" gain is
+    (6.3, "") point gain; "7M" is (7000000, ""), scaled; "1.2.3" (a version) and "3-4" (a range) stay as written."""
     value, suffix = re.match(r"(\d[\d.,]*|\D+)[-\s]?(.*)$", number).groups()
     if re.search(r"\d", suffix):
-        return (number.casefold(), ""), phrase
+        return (number.casefold(), ""), phrase, False
     value, suffix = value.replace(",", "").casefold(), suffix.casefold()
     amount: str | Decimal = value
     if value[0].isdigit():
@@ -303,14 +303,10 @@ def _amount(number: str, phrase: list[str]) -> tuple[tuple[str | Decimal, str], 
         except InvalidOperation:
             amount = number.casefold()
     if suffix in _SCALES or not suffix:
-        return (amount, ""), phrase
+        return (amount, ""), phrase, bool(suffix)
     if suffix in _UNITS:
-        return (amount, suffix), phrase
-    return (amount, ""), [suffix, *phrase]
-
-
-def _scale(number: str) -> str:  # "7M": "m"; "30": ""
-    return next((suffix for suffix in _SCALES if re.search(rf"\d{suffix}$", number, re.IGNORECASE)), "")
+        return (amount, suffix), phrase, False
+    return (amount, ""), [suffix, *phrase], False
 
 
 def without_titles(text: str, titles: Sequence[str]) -> str:
